@@ -1,0 +1,43 @@
+// swift-tools-version:6.0
+// Lifeline: a contact-center cluster for healthcare call centers.
+// No package dependencies by design: the toolchain, SQLite and OpenSSL only.
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+]
+
+let package = Package(
+    name: "Lifeline",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "lifeline", targets: ["lifeline"]),
+    ],
+    targets: [
+        // MARK: - System libraries and the C shim
+        .systemLibrary(
+            name: "CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]
+        ),
+        .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"])]
+        ),
+        .target(name: "CShims", dependencies: ["COpenSSL", "CSQLite"]),
+
+        // MARK: - Pure cores
+        .target(name: "Raft", swiftSettings: strict),
+
+        // MARK: - The executable
+        .executableTarget(
+            name: "lifeline",
+            dependencies: ["Raft"],
+            swiftSettings: strict
+        ),
+
+        // MARK: - Tests
+        .testTarget(name: "RaftTests", dependencies: ["Raft"], swiftSettings: strict),
+    ]
+)

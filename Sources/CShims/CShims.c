@@ -1,0 +1,23 @@
+#include "CShims.h"
+
+long ll_SSL_CTX_set_min_proto_version(SSL_CTX *ctx, int version) { return SSL_CTX_set_min_proto_version(ctx, version); }
+long ll_SSL_CTX_set_max_proto_version(SSL_CTX *ctx, int version) { return SSL_CTX_set_max_proto_version(ctx, version); }
+long ll_SSL_CTX_set_mode(SSL_CTX *ctx, long mode) { return SSL_CTX_set_mode(ctx, mode); }
+long ll_SSL_CTX_set_session_cache_mode(SSL_CTX *ctx, long mode) { return SSL_CTX_set_session_cache_mode(ctx, mode); }
+int ll_SSL_CTX_set1_groups_list(SSL_CTX *ctx, const char *list) { return (int)SSL_CTX_set1_groups_list(ctx, list); }
+long ll_SSL_set_tlsext_host_name(SSL *ssl, const char *name) { return SSL_set_tlsext_host_name(ssl, name); }
+int ll_BIO_pending(BIO *bio) { return (int)BIO_pending(bio); }
+int ll_BIO_should_retry(BIO *bio) { return BIO_should_retry(bio); }
+void ll_OPENSSL_free(void *ptr) { OPENSSL_free(ptr); }
+int ll_TLS1_2_VERSION(void) { return TLS1_2_VERSION; }
+int ll_TLS1_3_VERSION(void) { return TLS1_3_VERSION; }
+long ll_SSL_MODE_ENABLE_PARTIAL_WRITE(void) { return SSL_MODE_ENABLE_PARTIAL_WRITE; }
+long ll_SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER(void) { return SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER; }
+long ll_SSL_MODE_RELEASE_BUFFERS(void) { return SSL_MODE_RELEASE_BUFFERS; }
+
+int ll_sk_GENERAL_NAME_num(const GENERAL_NAMES *names) { return sk_GENERAL_NAME_num(names); }
+GENERAL_NAME *ll_sk_GENERAL_NAME_value(const GENERAL_NAMES *names, int i) { return sk_GENERAL_NAME_value(names, i); }
+void ll_GENERAL_NAMES_free(GENERAL_NAMES *names) { GENERAL_NAMES_free(names); }
+
+sqlite3_destructor_type ll_SQLITE_TRANSIENT(void) { return SQLITE_TRANSIENT; }
+int ll_sqlite3_db_config_defensive(sqlite3 *db, int on) { return sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, on, (int *)0); }

@@ -1,0 +1,40 @@
+#ifndef LIFELINE_CSHIMS_H
+#define LIFELINE_CSHIMS_H
+
+// Wrappers for what Swift cannot import: OpenSSL and SQLite macros and variadic
+// functions. Every wrapper is prefixed `ll_` and does nothing but forward.
+
+#include <openssl/ssl.h>
+#include <openssl/err.h>
+#include <openssl/bio.h>
+#include <openssl/x509v3.h>
+#include <sqlite3.h>
+
+long ll_SSL_CTX_set_min_proto_version(SSL_CTX *ctx, int version);
+long ll_SSL_CTX_set_max_proto_version(SSL_CTX *ctx, int version);
+long ll_SSL_CTX_set_mode(SSL_CTX *ctx, long mode);
+long ll_SSL_CTX_set_session_cache_mode(SSL_CTX *ctx, long mode);
+int ll_SSL_CTX_set1_groups_list(SSL_CTX *ctx, const char *list);
+long ll_SSL_set_tlsext_host_name(SSL *ssl, const char *name);
+int ll_BIO_pending(BIO *bio);
+int ll_BIO_should_retry(BIO *bio);
+void ll_OPENSSL_free(void *ptr);
+int ll_TLS1_2_VERSION(void);
+int ll_TLS1_3_VERSION(void);
+long ll_SSL_MODE_ENABLE_PARTIAL_WRITE(void);
+long ll_SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER(void);
+long ll_SSL_MODE_RELEASE_BUFFERS(void);
+
+/// Number of GENERAL_NAME entries in a stack (sk_GENERAL_NAME_num).
+int ll_sk_GENERAL_NAME_num(const GENERAL_NAMES *names);
+/// The i-th GENERAL_NAME (sk_GENERAL_NAME_value).
+GENERAL_NAME *ll_sk_GENERAL_NAME_value(const GENERAL_NAMES *names, int i);
+/// Frees a GENERAL_NAMES stack and its members (GENERAL_NAMES_free).
+void ll_GENERAL_NAMES_free(GENERAL_NAMES *names);
+
+/// SQLITE_TRANSIENT: SQLite copies the bound buffer before returning.
+sqlite3_destructor_type ll_SQLITE_TRANSIENT(void);
+/// sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, on, NULL).
+int ll_sqlite3_db_config_defensive(sqlite3 *db, int on);
+
+#endif
