@@ -30,6 +30,9 @@ let package = Package(
         // MARK: - Pure cores
         .target(name: "Raft", swiftSettings: strict),
 
+        // MARK: - The shell's parts
+        .target(name: "Transport", dependencies: ["CShims", "COpenSSL"], swiftSettings: strict),
+
         // MARK: - The executable
         .executableTarget(
             name: "lifeline",
