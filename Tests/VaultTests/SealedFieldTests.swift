@@ -63,6 +63,24 @@ enum Fixture {
         #expect(try store.decrypt(moved, name: "notes", patient: p1, ring: ring) == Array("for p1".utf8))
     }
 
+    /// Patients have distinct data keys, so the test above would pass even without
+    /// AAD. Here one key opens for both ids: only the AAD binding refuses the move.
+    @Test func aadBindsPatientFieldAndVersionUnderOneKey() throws {
+        let key = try DataKey.generate(version: 1)
+        let field = try key.seal(Array("secret".utf8), field: "notes", patient: p1)
+        #expect(try key.open(field, name: "notes", patient: p1) == Array("secret".utf8))
+        let otherPatient = try #require(throws: VaultError.self) { try key.open(field, name: "notes", patient: p2) }
+        #expect(otherPatient.code == .authenticationFailed)
+        let otherField = try #require(throws: VaultError.self) { try key.open(field, name: "dob", patient: p1) }
+        #expect(otherField.code == .authenticationFailed)
+        // Same key bytes labelled version 2, field relabelled to 2: the AAD still refuses.
+        let relabelledKey = DataKey(version: 2, secret: key.secret)
+        var bytes = field.encoded()
+        bytes[4] = 2
+        let otherVersion = try #require(throws: VaultError.self) { try relabelledKey.open(try SealedField(decoding: bytes), name: "notes", patient: p1) }
+        #expect(otherVersion.code == .authenticationFailed)
+    }
+
     @Test func ciphertextMovedToAnotherFieldFails() throws {
         let ring = try Fixture.ring()
         let (store, record) = try Fixture.store(patient: p1, fields: ["notes": "x", "dob": "y"], ring: ring)
