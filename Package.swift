@@ -32,15 +32,17 @@ let package = Package(
 
         // MARK: - The shell's parts
         .target(name: "Transport", dependencies: ["CShims", "COpenSSL"], swiftSettings: strict),
+        .target(name: "Vault", dependencies: ["CShims", "COpenSSL"], swiftSettings: strict),
 
         // MARK: - The executable
         .executableTarget(
             name: "lifeline",
-            dependencies: ["Raft"],
+            dependencies: ["Raft", "Vault"],
             swiftSettings: strict
         ),
 
         // MARK: - Tests
         .testTarget(name: "RaftTests", dependencies: ["Raft"], swiftSettings: strict),
+        .testTarget(name: "VaultTests", dependencies: ["Vault"], swiftSettings: strict),
     ]
 )

@@ -6,6 +6,8 @@ let version = "0.1.0"
 
 /// Every subcommand, in the order `--help` lists them.
 let commands: [Command] = [
+    keysCommand,
+    tokenCommand,
 ]
 
 func topLevelHelp() -> String {

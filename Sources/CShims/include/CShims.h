@@ -8,6 +8,7 @@
 #include <openssl/err.h>
 #include <openssl/bio.h>
 #include <openssl/x509v3.h>
+#include <openssl/evp.h>
 #include <sqlite3.h>
 
 long ll_SSL_CTX_set_min_proto_version(SSL_CTX *ctx, int version);
@@ -31,6 +32,13 @@ int ll_sk_GENERAL_NAME_num(const GENERAL_NAMES *names);
 GENERAL_NAME *ll_sk_GENERAL_NAME_value(const GENERAL_NAMES *names, int i);
 /// Frees a GENERAL_NAMES stack and its members (GENERAL_NAMES_free).
 void ll_GENERAL_NAMES_free(GENERAL_NAMES *names);
+
+/// EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, length, NULL): the AES-GCM nonce length.
+int ll_EVP_CIPHER_CTX_set_gcm_ivlen(EVP_CIPHER_CTX *ctx, int length);
+/// EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, length, tag): read the tag after EncryptFinal.
+int ll_EVP_CIPHER_CTX_get_gcm_tag(EVP_CIPHER_CTX *ctx, unsigned char *tag, int length);
+/// EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, length, tag): the expected tag, BEFORE DecryptFinal.
+int ll_EVP_CIPHER_CTX_set_gcm_tag(EVP_CIPHER_CTX *ctx, const unsigned char *tag, int length);
 
 /// SQLITE_TRANSIENT: SQLite copies the bound buffer before returning.
 sqlite3_destructor_type ll_SQLITE_TRANSIENT(void);

@@ -1,0 +1,133 @@
+import Foundation
+
+/// The cluster's secrets: every version of the key-encryption key (KEK), which
+/// one is active, and the token-signing secret.
+///
+/// Key hierarchy: KEK (this ring, one file per node, 0600) wraps per-patient
+/// data keys (`WrappedKey`, replicated state) which seal PHI fields
+/// (`SealedField`, replicated state). Only the ring is secret at rest; the log,
+/// snapshots and backups hold wrapped keys and ciphertext only.
+///
+/// Contract: old KEK versions MUST stay in the ring until every wrapped key that
+/// names them has been re-wrapped (`PatientKeyStore.staleWrappedKeys`), or those
+/// patients' records become unreadable (`.unknownKeyVersion`).
+public struct KeyRing: Sendable {
+    /// One KEK version.
+    public struct Version: Sendable {
+        public let version: UInt32
+        /// ISO 8601 creation time, for operators.
+        public let created: String
+        let key: SecretBytes
+    }
+
+    /// File format written and accepted.
+    public static let format = 1
+    /// Most KEK versions a ring may hold (a rotation a month for 20 years fits).
+    public static let versionsMax = 256
+    /// Longest cluster id, in UTF-8 bytes.
+    public static let clusterIDBytesMax = 128
+
+    public let clusterID: String
+    /// Ascending by version, never empty.
+    public private(set) var versions: [Version]
+    /// The version new data keys are wrapped under.
+    public private(set) var activeVersion: UInt32
+    /// HMAC-SHA256 key for bearer tokens (see `TokenSigner`).
+    let tokenSecret: SecretBytes
+
+    init(clusterID: String, versions: [Version], activeVersion: UInt32, tokenSecret: SecretBytes) {
+        precondition(!versions.isEmpty, "a key ring needs at least one KEK version")
+        precondition(versions.contains { $0.version == activeVersion }, "active KEK version \(activeVersion) missing from ring")
+        self.clusterID = clusterID
+        self.versions = versions
+        self.activeVersion = activeVersion
+        self.tokenSecret = tokenSecret
+    }
+
+    // MARK: - Creating and rotating
+
+    /// A new ring: KEK version 1 and a token secret, 32 random bytes each.
+    public static func generate(clusterID: String, now: Date) throws(VaultError) -> KeyRing {
+        try validate(clusterID: clusterID)
+        let first = Version(version: 1, created: timestamp(now), key: try SecretBytes(randomCount: AESGCM.keyBytes))
+        return KeyRing(clusterID: clusterID, versions: [first], activeVersion: 1,
+                       tokenSecret: try SecretBytes(randomCount: AESGCM.keyBytes))
+    }
+
+    /// This ring plus a fresh KEK version, which becomes active. Old versions stay
+    /// so existing wrapped keys still unwrap until they are re-wrapped.
+    public func rotated(now: Date) throws(VaultError) -> KeyRing {
+        guard versions.count < Self.versionsMax else {
+            throw VaultError(.tooLarge, "key ring already holds \(versions.count) versions, limit \(Self.versionsMax)")
+        }
+        let next = (versions.map(\.version).max() ?? 0) + 1
+        var copy = self
+        copy.versions.append(Version(version: next, created: Self.timestamp(now), key: try SecretBytes(randomCount: AESGCM.keyBytes)))
+        copy.activeVersion = next
+        return copy
+    }
+
+    /// The token signer and verifier for this cluster's secret.
+    public var tokenSigner: TokenSigner { TokenSigner(secret: tokenSecret) }
+    public var tokenVerifier: TokenVerifier { TokenVerifier(secret: tokenSecret) }
+
+    // MARK: - Wrapping
+
+    /// Encrypts `dataKey` under the active KEK, bound to `patient`.
+    func wrap(_ dataKey: DataKey, patient: PatientID) throws(VaultError) -> WrappedKey {
+        let kek = try key(version: activeVersion)
+        let aad = WrappedKey.aad(patient: patient, kekVersion: activeVersion, dataKeyVersion: dataKey.version)
+        let sealed = try dataKey.secret.withUnsafeBytes { plaintext throws(VaultError) in
+            try AESGCM.seal(key: kek, plaintext: plaintext, aad: aad)
+        }
+        return WrappedKey(kekVersion: activeVersion, dataKeyVersion: dataKey.version, sealed: sealed)
+    }
+
+    /// Decrypts a wrapped data key straight into a wiped-on-release buffer.
+    func unwrap(_ wrapped: WrappedKey, patient: PatientID) throws(VaultError) -> DataKey {
+        let kek = try key(version: wrapped.kekVersion)
+        guard wrapped.ciphertext.count == AESGCM.keyBytes else {
+            throw VaultError(.malformed, "wrapped key for patient \(patient) has \(wrapped.ciphertext.count) key bytes")
+        }
+        let aad = WrappedKey.aad(patient: patient, kekVersion: wrapped.kekVersion, dataKeyVersion: wrapped.dataKeyVersion)
+        var failure: VaultError?
+        let secret = SecretBytes(count: AESGCM.keyBytes) { out in
+            do throws(VaultError) {
+                try AESGCM.open(key: kek, nonce: wrapped.nonce, ciphertext: wrapped.ciphertext, tag: wrapped.tag, aad: aad, into: out)
+            } catch {
+                failure = error
+            }
+        }
+        if let failure {
+            guard failure.code == .authenticationFailed else { throw failure }
+            throw VaultError(.authenticationFailed, "data key of patient \(patient) did not unwrap under KEK version \(wrapped.kekVersion) (wrong KEK, tampered, or another patient's key)")
+        }
+        return DataKey(version: wrapped.dataKeyVersion, secret: secret)
+    }
+
+    /// The same data key, re-wrapped under the active KEK. Record ciphertext is
+    /// untouched: the data key (and its version) does not change.
+    public func rewrap(_ wrapped: WrappedKey, patient: PatientID) throws(VaultError) -> WrappedKey {
+        try wrap(try unwrap(wrapped, patient: patient), patient: patient)
+    }
+
+    func key(version: UInt32) throws(VaultError) -> SecretBytes {
+        guard let found = versions.first(where: { $0.version == version }) else {
+            throw VaultError(.unknownKeyVersion, "KEK version \(version) is not in the key ring of cluster \(clusterID) (have \(versions.map(\.version)))")
+        }
+        return found.key
+    }
+
+    // MARK: - Helpers
+
+    static func validate(clusterID: String) throws(VaultError) {
+        guard !clusterID.isEmpty, clusterID.utf8.count <= clusterIDBytesMax,
+              clusterID.unicodeScalars.allSatisfy({ $0.isASCII && $0.value > 0x20 && $0.value < 0x7F }) else {
+            throw VaultError(.keyRing, "cluster id must be 1...\(clusterIDBytesMax) printable ASCII characters without spaces")
+        }
+    }
+
+    static func timestamp(_ date: Date) -> String {
+        date.formatted(Date.ISO8601FormatStyle())
+    }
+}

@@ -1,0 +1,71 @@
+import Foundation
+import Vault
+
+/// `lifeline token issue`: signs an API bearer token with the key ring's token secret.
+let tokenCommand = Command(
+    name: "token",
+    summary: "issue a signed API bearer token from the key ring",
+    help: """
+        Usage: lifeline token issue --subject S --role R --site SITE --keys F [--ttl 8h] [--json]
+
+        Signs a bearer token locally with the token secret in key ring F
+        (see 'lifeline keys'). Format: ll1.<base64url claims>.<base64url HMAC-SHA256>.
+        Anyone holding the token acts as S until it expires or its token id is
+        revoked (revocation is replicated by the nodes). Treat it as a password.
+
+          --subject S   who the token is for (1-128 printable ASCII, no spaces)
+          --role R      agent, nurse, supervisor, auditor, ops or dashboard
+          --site SITE   the holder's site
+          --ttl D       lifetime: a number with s, m, h or d (default 8h, max 7d)
+          --keys F      the key ring file (mode 0600)
+          --json        print the claims and the token as JSON
+
+        Example:
+          lifeline token issue --subject alice --role agent --site boston --ttl 8h --keys keyring.json
+        """,
+    run: { arguments in
+        guard arguments.first == "issue" else { throw UsageError("want the action 'issue'") }
+        let options = try OptionParser(Array(arguments.dropFirst()), valued: ["subject", "role", "site", "ttl", "keys"], flags: ["json"])
+        guard options.positional.isEmpty else { throw UsageError("unexpected argument '\(options.positional[0])'") }
+        guard let subject = options.value("subject") else { throw UsageError("--subject is required") }
+        guard let roleName = options.value("role") else { throw UsageError("--role is required") }
+        guard let role = Role(rawValue: roleName) else {
+            throw UsageError("unknown role '\(roleName)'; want one of \(Role.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        guard let site = options.value("site") else { throw UsageError("--site is required") }
+        guard let keys = options.value("keys") else { throw UsageError("--keys F (the key ring file) is required") }
+        let ttlSeconds = try parseDuration(options.value("ttl") ?? "8h")
+        let issued: (token: String, claims: TokenClaims)
+        do {
+            let ring = try KeyRing.load(path: keys)
+            issued = try ring.tokenSigner.issue(subject: subject, role: role, site: site, now: Date(), ttlSeconds: ttlSeconds)
+        } catch let error as TokenError {
+            throw UsageError(error.description)
+        } catch {
+            throw CommandFailure("\(error)")
+        }
+        if options.has("json") {
+            struct Output: Encodable { var claims: TokenClaims; var token: String }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            let data = try encoder.encode(Output(claims: issued.claims, token: issued.token))
+            print(String(decoding: data, as: UTF8.self))
+        } else {
+            print(issued.token)
+        }
+        return ExitCode.ok
+    }
+)
+
+/// "90s", "30m", "8h", "7d" → seconds (1...TokenVerifier.ttlSecondsMax).
+func parseDuration(_ text: String) throws -> UInt64 {
+    let units: [Character: UInt64] = ["s": 1, "m": 60, "h": 3_600, "d": 86_400]
+    guard let unit = text.last, let multiplier = units[unit], let count = UInt64(text.dropLast()), count > 0 else {
+        throw UsageError("--ttl wants a number with s, m, h or d (like 8h), got '\(text)'")
+    }
+    let (seconds, overflow) = count.multipliedReportingOverflow(by: multiplier)
+    guard !overflow, seconds <= TokenVerifier.ttlSecondsMax else {
+        throw UsageError("--ttl '\(text)' is longer than the \(TokenVerifier.ttlSecondsMax / 86_400)-day maximum")
+    }
+    return seconds
+}
