@@ -20,6 +20,10 @@ public enum MessageKind: UInt8, Sendable, Equatable, CaseIterable {
     case snapshot = 9
     /// Leader → transfer target: campaign now, ignoring the election timer.
     case timeoutNow = 10
+    /// Follower → leader: confirm a linearizable read point for `context`.
+    case readIndex = 11
+    /// Leader → follower: the read point `index` for `context`.
+    case readIndexResponse = 12
 }
 
 /// One message between members. One flat struct for every kind, as in
