@@ -33,6 +33,8 @@ let package = Package(
         // MARK: - The shell's parts
         .target(name: "Transport", dependencies: ["CShims", "COpenSSL"], swiftSettings: strict),
         .target(name: "Vault", dependencies: ["CShims", "COpenSSL"], swiftSettings: strict),
+        // The drill harness: a client of the nodes and a proxy on their links, never a Node.
+        .target(name: "Chaos", dependencies: ["Transport"], swiftSettings: strict),
 
         // MARK: - The executable
         .executableTarget(
@@ -44,5 +46,6 @@ let package = Package(
         // MARK: - Tests
         .testTarget(name: "RaftTests", dependencies: ["Raft"], swiftSettings: strict),
         .testTarget(name: "VaultTests", dependencies: ["Vault"], swiftSettings: strict),
+        .testTarget(name: "ChaosTests", dependencies: ["Chaos", "Vault"], swiftSettings: strict),
     ]
 )
