@@ -39,7 +39,7 @@ let package = Package(
         // MARK: - The executable
         .executableTarget(
             name: "lifeline",
-            dependencies: ["Raft", "Vault"],
+            dependencies: ["Raft", "Vault", "Chaos"],
             swiftSettings: strict
         ),
 

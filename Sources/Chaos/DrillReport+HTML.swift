@@ -39,7 +39,7 @@ extension DrillReport {
         <tr><th>SHA-256</th><td><code>\(escape(historySHA256))</code></td></tr>
         <tr><th>Verify</th><td><code>sha256sum \(escape(historyFile))</code> must print the hash above.</td></tr>
         </table>
-        <h3>Scenario steps</h3>
+        <h3>Steps as executed</h3>
         \(stepsTable())
         </section>
         <footer>Lifeline \(escape(version)) · drill \(escape(drillID)) · \(escape(date)) · HIPAA §164.308(a)(7)(ii)(D) contingency plan testing</footer>

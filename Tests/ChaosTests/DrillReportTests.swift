@@ -14,6 +14,7 @@ struct DrillReportTests {
     static func report(_ drill: SyntheticDrill) throws -> DrillReport {
         var scenario = try scenario()
         scenario.sites = ["a", "b", "c"].map(SiteName.init)
+        scenario.latency.pairs = []
         scenario.durationSeconds = 45
         return DrillReport.assemble(
             drillID: "drill-20261124-0001", date: Date(timeIntervalSince1970: 1_795_000_000), scenario: scenario, seed: 7,
@@ -124,5 +125,31 @@ struct DrillReportTests {
         }
         let size = (try? FileManager.default.attributesOfItem(atPath: png.path)[.size] as? Int) ?? 0
         #expect(size > 10_000, "screenshot \(png.path) is \(size) bytes")
+    }
+}
+
+/// The evidence files `lifeline drill check` reads round-trip to the same report.
+struct DrillEvidenceTests {
+    @Test func evidenceFilesRoundTripToTheSameVerdicts() throws {
+        let drill = SyntheticDrill.make()
+        let directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("chaos-evidence-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let historyURL = directory.appendingPathComponent("history.jsonl")
+        let writer = try HistoryWriter(url: historyURL)
+        for operation in drill.history { writer.append(operation) }
+        writer.close()
+        try JSONEncoder().encode(drill.survivors).write(to: directory.appendingPathComponent("final.json"))
+        try JSONEncoder().encode(drill.events).write(to: directory.appendingPathComponent("events.json"))
+
+        let history = try History.read(contentsOf: historyURL)
+        let survivors = try JSONDecoder().decode([NodeFinalState].self, from: Data(contentsOf: directory.appendingPathComponent("final.json")))
+        let events = try JSONDecoder().decode([DrillEvent].self, from: Data(contentsOf: directory.appendingPathComponent("events.json")))
+        #expect(history == drill.history)
+        #expect(survivors == drill.survivors)
+        #expect(events == drill.events)
+        var reread = drill
+        reread.history = history
+        #expect(try DrillReportTests.report(reread) == DrillReportTests.report(drill))
     }
 }
