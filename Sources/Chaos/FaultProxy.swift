@@ -31,6 +31,7 @@ public final class FaultProxy: Sendable {
         /// Bumped by `resetConnections`; a connection started under an older generation closes.
         var resetGeneration: UInt64 = 0
         var threadsRunning = 0
+        var accepting = false
         var statistics = ProxyStatistics()
     }
 
@@ -53,7 +54,10 @@ public final class FaultProxy: Sendable {
         self.port = listener.port
         self.seed = seed
         self.state = Mutex(State())
-        state.withLock { $0.threadsRunning = 1 }
+        state.withLock {
+            $0.threadsRunning = 1
+            $0.accepting = true
+        }
         let thread = Thread { [self] in acceptLoop(listenerFD: listener.fd) }
         thread.name = "proxy \(name) accept"
         thread.start()
@@ -85,7 +89,7 @@ public final class FaultProxy: Sendable {
     public var statistics: ProxyStatistics {
         state.withLock { state in
             var statistics = state.statistics
-            statistics.connectionsActive = max(0, state.threadsRunning - (state.stopping ? 0 : 1))
+            statistics.connectionsActive = state.threadsRunning - (state.accepting ? 1 : 0)
             return statistics
         }
     }
@@ -109,7 +113,10 @@ public final class FaultProxy: Sendable {
         var connectionOrdinal: UInt64 = 0
         defer {
             close(listenerFD)
-            state.withLock { $0.threadsRunning -= 1 }
+            state.withLock {
+                $0.threadsRunning -= 1
+                $0.accepting = false
+            }
         }
         while !state.withLock({ $0.stopping }) {
             var entry = pollfd(fd: listenerFD, events: Int16(POLLIN), revents: 0)

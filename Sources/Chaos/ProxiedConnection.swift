@@ -91,19 +91,21 @@ struct ProxiedConnection {
             timeoutMs = min(timeoutMs, waitMs)
         }
 
+        // A socket with nothing to wait for is left out (fd -1): poll would otherwise keep
+        // reporting a hang-up on it and spin.
+        let clientEvents = Int16((readForward ? POLLIN : 0) | (writeBackward ? POLLOUT : 0))
+        let serverEvents = Int16((readBackward ? POLLIN : 0) | (writeForward ? POLLOUT : 0))
         var entries = [
-            pollfd(fd: clientFD, events: Int16((readForward ? POLLIN : 0) | (writeBackward ? POLLOUT : 0)), revents: 0),
-            pollfd(fd: serverFD, events: Int16((readBackward ? POLLIN : 0) | (writeForward ? POLLOUT : 0)), revents: 0),
+            pollfd(fd: clientEvents == 0 ? -1 : clientFD, events: clientEvents, revents: 0),
+            pollfd(fd: serverEvents == 0 ? -1 : serverFD, events: serverEvents, revents: 0),
         ]
         let ready = poll(&entries, 2, timeoutMs)
         if ready < 0 { return errno == EINTR ? .keepGoing : .reset }
-
-        // An error, or a hang-up with nothing left to read, ends the connection.
-        let broken = entries.contains { entry in
-            entry.revents & Int16(POLLERR | POLLNVAL) != 0
-                || (entry.revents & Int16(POLLHUP) != 0 && entry.revents & Int16(POLLIN) == 0)
-        }
-        if broken { return .reset }
+        if entries.contains(where: { $0.revents & Int16(POLLERR | POLLNVAL) != 0 }) { return .reset }
+        // A hang-up with nothing left to read is the end of that side's stream; what is
+        // still queued for the other side is delivered before the FIN is passed on.
+        if entries[0].revents & Int16(POLLHUP) != 0 && entries[0].revents & Int16(POLLIN) == 0 { forward.sourceClosed = true }
+        if entries[1].revents & Int16(POLLHUP) != 0 && entries[1].revents & Int16(POLLIN) == 0 { backward.sourceClosed = true }
 
         if entries[0].revents & Int16(POLLIN) != 0, Self.readOne(from: clientFD, into: &forward, settings: forwardSettings, random: &random, proxy: proxy) == .reset {
             return .reset

@@ -1,4 +1,7 @@
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 @testable import Chaos
 
 @Suite(.serialized)
@@ -159,6 +162,23 @@ struct FaultProxyTests {
         #expect(elapsedMs >= 400, "took \(elapsedMs) ms")
     }
 
+    @Test func halfCloseIsPassedOnAfterDelayedBytes() throws {
+        let echo = try EchoServer()
+        defer { echo.stop() }
+        let proxy = try FaultProxy(name: "a->b", target: ProxyTarget(port: echo.port), seed: 10)
+        defer { proxy.stop() }
+        proxy.setSettings(.forward, FaultSettings(latencyMs: 80))
+        let client = try TestClient(port: proxy.port)
+        defer { client.close() }
+        client.send([1, 2, 3])
+        shutdown(client.fd, Int32(SHUT_WR))
+        // The FIN must not overtake the delayed bytes: the echo server sees them, answers,
+        // then closes, and the client gets the answer followed by the close.
+        let answer = client.receive(count: 4, timeoutMs: 5_000)
+        #expect(answer.bytes == [1, 2, 3])
+        #expect(answer.end == .closed)
+    }
+
     @Test func stopEndsEveryThread() throws {
         let echo = try EchoServer()
         defer { echo.stop() }
@@ -167,7 +187,9 @@ struct FaultProxyTests {
         defer { client.close() }
         client.send([1])
         #expect(client.receive(count: 1, timeoutMs: 5_000).bytes == [1])
+        #expect(proxy.statistics.connectionsActive == 1)
         #expect(proxy.stop())
+        #expect(proxy.statistics.connectionsActive == 0)
         #expect(client.receive(count: 1, timeoutMs: 5_000).end == .closed)
     }
 }
