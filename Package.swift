@@ -33,16 +33,19 @@ let package = Package(
         // MARK: - The shell's parts
         .target(name: "Transport", dependencies: ["CShims", "COpenSSL"], swiftSettings: strict),
         .target(name: "Vault", dependencies: ["CShims", "COpenSSL"], swiftSettings: strict),
+        // The drill harness: a client of the nodes and a proxy on their links, never a Node.
+        .target(name: "Chaos", dependencies: ["Transport"], swiftSettings: strict),
 
         // MARK: - The executable
         .executableTarget(
             name: "lifeline",
-            dependencies: ["Raft", "Vault"],
+            dependencies: ["Raft", "Vault", "Chaos"],
             swiftSettings: strict
         ),
 
         // MARK: - Tests
         .testTarget(name: "RaftTests", dependencies: ["Raft"], swiftSettings: strict),
         .testTarget(name: "VaultTests", dependencies: ["Vault"], swiftSettings: strict),
+        .testTarget(name: "ChaosTests", dependencies: ["Chaos", "Vault"], swiftSettings: strict),
     ]
 )

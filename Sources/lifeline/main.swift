@@ -8,6 +8,7 @@ let version = "0.1.0"
 let commands: [Command] = [
     keysCommand,
     tokenCommand,
+    drillCommand,
 ]
 
 func topLevelHelp() -> String {
