@@ -30,6 +30,9 @@ let package = Package(
         // MARK: - Pure cores
         .target(name: "Raft", swiftSettings: strict),
 
+        // MARK: - Tools built on the cores
+        .target(name: "Simulation", dependencies: ["Raft"], swiftSettings: strict),
+
         // MARK: - The shell's parts
         .target(name: "Transport", dependencies: ["CShims", "COpenSSL"], swiftSettings: strict),
         .target(name: "Vault", dependencies: ["CShims", "COpenSSL"], swiftSettings: strict),
@@ -39,12 +42,13 @@ let package = Package(
         // MARK: - The executable
         .executableTarget(
             name: "lifeline",
-            dependencies: ["Raft", "Vault", "Chaos"],
+            dependencies: ["Raft", "Simulation", "Vault", "Chaos"],
             swiftSettings: strict
         ),
 
         // MARK: - Tests
         .testTarget(name: "RaftTests", dependencies: ["Raft"], swiftSettings: strict),
+        .testTarget(name: "SimulationTests", dependencies: ["Raft", "Simulation"], swiftSettings: strict),
         .testTarget(name: "VaultTests", dependencies: ["Vault"], swiftSettings: strict),
         .testTarget(name: "ChaosTests", dependencies: ["Chaos", "Vault"], swiftSettings: strict),
     ]
