@@ -118,4 +118,6 @@ public struct RaftStatus: Sendable, Equatable {
     /// The leader's view of every member's log; empty on other members.
     public var progress: [NodeID: PeerProgress]
     public var leadTransferee: NodeID?
+    /// Bytes the leader appended that are not yet committed (0 on other members).
+    public var uncommittedBytes: Int
 }

@@ -195,12 +195,17 @@ public struct RaftNode: Sendable {
         }
     }
 
+    /// The latest snapshot the core holds (after `compact`, the one the shell MUST
+    /// persist before dropping the entries it covers).
+    public var latestSnapshot: Snapshot { log.snapshot }
+
     public var status: RaftStatus {
         RaftStatus(
             id: config.id, term: term, vote: vote, role: role, leader: leader,
             commit: log.committed, applied: log.applied, lastIndex: log.lastIndex,
             snapshotIndex: log.snapshotIndex, conf: conf,
-            progress: role == .leader ? progress : [:], leadTransferee: leadTransferee)
+            progress: role == .leader ? progress : [:], leadTransferee: leadTransferee,
+            uncommittedBytes: role == .leader ? uncommittedBytes : 0)
     }
 
     // MARK: - Shared helpers
