@@ -30,6 +30,7 @@ public struct SimulationConfig: Sendable, Equatable {
     /// Spare members that membership changes may add.
     public var spareCount: Int = 2
     public var entriesPerMessageMax = 16
+    public var electionTicks = 10
     public var preVote = true
     public var checkQuorum = true
     public var injectedBugs: Set<InjectedBug> = []

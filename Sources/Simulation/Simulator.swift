@@ -85,6 +85,7 @@ public struct Simulator {
         // A member that joins later knows no founders: it learns them from the log.
         var raftConfig = RaftConfig(id: id, initialVoters: id.rawValue.hasPrefix("n") ? founders : [])
         raftConfig.injectedBugs = config.injectedBugs
+        raftConfig.electionTicks = config.electionTicks
         raftConfig.preVote = config.preVote
         raftConfig.checkQuorum = config.checkQuorum
         raftConfig.entriesPerMessageMax = config.entriesPerMessageMax
