@@ -29,6 +29,7 @@ let package = Package(
 
         // MARK: - Pure cores
         .target(name: "Raft", swiftSettings: strict),
+        .target(name: "ContactCenter", swiftSettings: strict),
 
         // MARK: - The shell's parts
         .target(name: "Transport", dependencies: ["CShims", "COpenSSL"], swiftSettings: strict),
@@ -36,11 +37,12 @@ let package = Package(
         // MARK: - The executable
         .executableTarget(
             name: "lifeline",
-            dependencies: ["Raft"],
+            dependencies: ["Raft", "ContactCenter"],
             swiftSettings: strict
         ),
 
         // MARK: - Tests
         .testTarget(name: "RaftTests", dependencies: ["Raft"], swiftSettings: strict),
+        .testTarget(name: "ContactCenterTests", dependencies: ["ContactCenter"], swiftSettings: strict),
     ]
 )
