@@ -109,9 +109,6 @@ extension ContactCenterState {
             let old = agents[slot]
             integrate(old.siteSlot, to: now)
             sites[old.siteSlot].statusCounts[Int(old.status.rawValue)] -= 1
-            for c in 0..<CapacityClass.allCases.count where old.readyMask & (1 << UInt8(c)) != 0 {
-                readyCounts[old.siteSlot][c] -= 1
-            }
             integrate(siteSlot, to: now)
             sites[siteSlot].statusCounts[Int(old.status.rawValue)] += 1
             agents[slot].config = config

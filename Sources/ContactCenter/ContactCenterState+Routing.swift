@@ -46,62 +46,83 @@ extension ContactCenterState {
         let slot = profiles.count
         profiles.append(Profile(config))
         profileSlots[key] = slot
-        for site in ready.indices {
-            for c in ready[site].indices { ready[site][c].append(MinHeap()) }
-        }
-        var classLanes = [[Int]](repeating: [], count: CapacityClass.allCases.count)
-        for lane in lanes.indices {
-            guard let score = score(profile: slot, lane: lanes[lane].key) else { continue }
-            classLanes[Int(lanes[lane].key.capacityClass)].append(lane)
-            insertEligible(lane: lane, profile: slot, score: score)
-        }
-        profileLanes.append(classLanes)
+        profileLanes.append(lanesFor(profile: slot))
         return slot
     }
 
-    mutating func insertEligible(lane: Int, profile: Int, score: Int) {
-        var list = lanes[lane].eligible
-        let at = list.firstIndex { $0.score < score || ($0.score == score && $0.profile > profile) } ?? list.count
-        list.insert((profile, score), at: at)
-        lanes[lane].eligible = list
+    func lanesFor(profile: Int) -> [[LaneScore]] {
+        var classLanes = [[LaneScore]](repeating: [], count: CapacityClass.allCases.count)
+        for lane in lanes.indices {
+            guard let score = score(profile: profile, lane: lanes[lane].key) else { continue }
+            classLanes[Int(lanes[lane].key.capacityClass)].append(LaneScore(lane: lane, score: UInt32(score)))
+        }
+        return classLanes
     }
 
+    /// The lane for a key, created on first use. Creating one scans the agents
+    /// once to index those already ready: O(agents), once per lane.
     mutating func laneSlot(for key: Lane.Key) -> Int {
         if let slot = laneSlots[key] { return slot }
         let slot = lanes.count
-        lanes.append(Lane(key: key))
+        var lane = Lane(key: key)
+        lane.ready = [MinHeap<ReadyEntry>](repeating: MinHeap(), count: sites.count)
+        lane.readyCompactAt = [Int](repeating: Self.readyCompactFloor, count: sites.count)
+        lanes.append(lane)
         laneSlots[key] = slot
+        var scores = [UInt32?](repeating: nil, count: profiles.count)
         for profile in profiles.indices {
             guard let score = score(profile: profile, lane: key) else { continue }
-            profileLanes[profile][Int(key.capacityClass)].append(slot)
-            insertEligible(lane: slot, profile: profile, score: score)
+            profileLanes[profile][Int(key.capacityClass)].append(LaneScore(lane: slot, score: UInt32(score)))
+            scores[profile] = UInt32(score)
+        }
+        let bit: UInt8 = 1 << key.capacityClass
+        for agent in agents.indices where agents[agent].readyMask & bit != 0 {
+            guard let score = scores[agents[agent].profile] else { continue }
+            pushReady(agent, lane: slot, score: score)
         }
         return slot
     }
 
-    /// After a queue's requirements changed: recompute every eligibility list,
-    /// and let every ready agent look again (its set of lanes changed).
-    mutating func rebuildEligibility() {
-        for lane in lanes.indices { lanes[lane].eligible = [] }
-        for profile in profiles.indices {
-            var classLanes = [[Int]](repeating: [], count: CapacityClass.allCases.count)
-            for lane in lanes.indices {
-                guard let score = score(profile: profile, lane: lanes[lane].key) else { continue }
-                classLanes[Int(lanes[lane].key.capacityClass)].append(lane)
-                insertEligible(lane: lane, profile: profile, score: score)
+    static let readyCompactFloor = 64
+
+    mutating func pushReady(_ slot: Int, lane: Int, score: UInt32) {
+        let agent = agents[slot]
+        let site = agent.siteSlot
+        lanes[lane].ready[site].push(ReadyEntry(scoreKey: UInt32.max - score, idleSince: agent.idleSince,
+                                                agent: agent.config.id.rawValue, slot: Int32(slot), profile: Int32(agent.profile)))
+        if lanes[lane].ready[site].count > lanes[lane].readyCompactAt[site] {
+            var seen = Set<Int32>()
+            let state = self
+            let capacityClass = Int(lanes[lane].key.capacityClass)
+            lanes[lane].ready[site].compact {
+                state.readyIsLive($0, site: site, capacityClass: capacityClass) && seen.insert($0.slot).inserted
             }
-            profileLanes[profile] = classLanes
+            lanes[lane].readyCompactAt[site] = 2 * lanes[lane].ready[site].count + Self.readyCompactFloor
         }
-        for slot in agents.indices where agents[slot].readyMask != 0 { markPending(slot) }
+    }
+
+    /// After a queue's requirements changed: recompute which lanes each profile
+    /// serves, re-index every ready agent, and let each look again.
+    mutating func rebuildEligibility() {
+        for profile in profiles.indices { profileLanes[profile] = lanesFor(profile: profile) }
+        for lane in lanes.indices {
+            lanes[lane].ready = [MinHeap<ReadyEntry>](repeating: MinHeap(), count: sites.count)
+            lanes[lane].readyCompactAt = [Int](repeating: Self.readyCompactFloor, count: sites.count)
+        }
+        for slot in agents.indices where agents[slot].readyMask != 0 {
+            agents[slot].readyMask = 0
+            refreshAgent(slot)
+        }
     }
 
     mutating func addSiteSlot(_ record: SiteRecord) -> Int {
         let slot = sites.count
         sites.append(record)
         siteSlots[record.id] = slot
-        ready.append([[MinHeap<ReadyEntry>]](repeating: [MinHeap<ReadyEntry>](repeating: MinHeap(), count: profiles.count),
-                                             count: CapacityClass.allCases.count))
-        readyCounts.append([Int](repeating: 0, count: CapacityClass.allCases.count))
+        for lane in lanes.indices {
+            lanes[lane].ready.append(MinHeap())
+            lanes[lane].readyCompactAt.append(Self.readyCompactFloor)
+        }
         return slot
     }
 
@@ -238,32 +259,30 @@ extension ContactCenterState {
         for c in 0..<CapacityClass.allCases.count where isReady(agent, c) { mask |= 1 << UInt8(c) }
         let old = agent.readyMask
         let push = agent.indexedAt != agent.idleSince ? mask : mask & ~old
-        for c in 0..<CapacityClass.allCases.count {
-            let bit: UInt8 = 1 << UInt8(c)
-            if push & bit != 0 {
-                ready[agent.siteSlot][c][agent.profile].push(
-                    ReadyEntry(idleSince: agent.idleSince, agent: agent.config.id.rawValue, slot: Int32(slot)))
-            }
-            if mask & bit != 0, old & bit == 0 { readyCounts[agent.siteSlot][c] += 1 }
-            if mask & bit == 0, old & bit != 0 { readyCounts[agent.siteSlot][c] -= 1 }
-        }
         agents[slot].readyMask = mask
         agents[slot].indexedAt = agent.idleSince
+        if push != 0 {
+            for c in 0..<CapacityClass.allCases.count where push & (1 << UInt8(c)) != 0 {
+                for entry in profileLanes[agent.profile][c] { pushReady(slot, lane: entry.lane, score: entry.score) }
+            }
+        }
         if mask & ~old != 0 { markPending(slot) }
     }
 
-    func readyIsLive(_ entry: ReadyEntry, site: Int, capacityClass: Int, profile: Int) -> Bool {
+    func readyIsLive(_ entry: ReadyEntry, site: Int, capacityClass: Int) -> Bool {
         let slot = Int(entry.slot)
         guard slot < agents.count else { return false }
         let agent = agents[slot]
-        return agent.config.id.rawValue == entry.agent && agent.siteSlot == site && agent.profile == profile
+        return agent.config.id.rawValue == entry.agent && agent.siteSlot == site && agent.profile == Int(entry.profile)
             && agent.readyMask & (1 << UInt8(capacityClass)) != 0 && agent.indexedAt == entry.idleSince
     }
 
-    mutating func readyHead(site: Int, capacityClass: Int, profile: Int) -> ReadyEntry? {
-        while let top = ready[site][capacityClass][profile].min {
-            if readyIsLive(top, site: site, capacityClass: capacityClass, profile: profile) { return top }
-            ready[site][capacityClass][profile].popMin()
+    /// The best ready agent of a lane at a site, dropping stale entries.
+    mutating func readyHead(lane: Int, site: Int) -> ReadyEntry? {
+        let capacityClass = Int(lanes[lane].key.capacityClass)
+        while let top = lanes[lane].ready[site].min {
+            if readyIsLive(top, site: site, capacityClass: capacityClass) { return top }
+            lanes[lane].ready[site].popMin()
         }
         return nil
     }
@@ -272,41 +291,27 @@ extension ContactCenterState {
 
     /// The agent for a queued task: the task's own site first, then any up
     /// site; within that, best proficiency score, then longest idle.
+    /// O(sites · log n): one heap head per site.
     mutating func bestAgent(for id: TaskID) -> Int? {
         guard let task = tasks[id] else { return nil }
         let lane = laneSlot(for: laneKey(task))
-        let capacityClass = Int(task.channel.capacityClass.rawValue)
-        if let own = siteSlots[task.site], sites[own].up,
-           let found = bestAgent(site: own, capacityClass: capacityClass, lane: lane) {
-            return Int(found.entry.slot)
+        if let own = siteSlots[task.site], sites[own].up, let found = readyHead(lane: lane, site: own) {
+            return Int(found.slot)
         }
-        var best: (score: Int, entry: ReadyEntry)?
+        var best: ReadyEntry?
         for site in sites.indices where sites[site].up && sites[site].id != task.site {
-            guard let found = bestAgent(site: site, capacityClass: capacityClass, lane: lane) else { continue }
-            if best == nil || found.score > best!.score || (found.score == best!.score && found.entry < best!.entry) {
-                best = found
-            }
+            guard let found = readyHead(lane: lane, site: site) else { continue }
+            if best == nil || found < best! { best = found }
         }
-        return best.map { Int($0.entry.slot) }
-    }
-
-    mutating func bestAgent(site: Int, capacityClass: Int, lane: Int) -> (score: Int, entry: ReadyEntry)? {
-        guard readyCounts[site][capacityClass] > 0 else { return nil }
-        var best: (score: Int, entry: ReadyEntry)?
-        for (profile, score) in lanes[lane].eligible {
-            if let found = best, score < found.score { break }
-            guard let head = readyHead(site: site, capacityClass: capacityClass, profile: profile) else { continue }
-            if best == nil || head < best!.entry { best = (score, head) }
-        }
-        return best
+        return best.map { Int($0.slot) }
     }
 
     /// The best queued task an agent's profile may take in a capacity class.
     mutating func bestTask(agent slot: Int, capacityClass: Int) -> (lane: Int, entry: LaneEntry)? {
         var best: (lane: Int, entry: LaneEntry)?
-        for lane in profileLanes[agents[slot].profile][capacityClass] {
-            guard let head = laneHead(lane) else { continue }
-            if best == nil || head < best!.entry { best = (lane, head) }
+        for entry in profileLanes[agents[slot].profile][capacityClass] {
+            guard let head = laneHead(entry.lane) else { continue }
+            if best == nil || head < best!.entry { best = (entry.lane, head) }
         }
         return best
     }
@@ -331,7 +336,6 @@ extension ContactCenterState {
         agents[slot].held.append(id)
         agents[slot].load[capacityClass] += 1
         agents[slot].active += 1
-        agents[slot].idleSince = now
         timers.push(TimerEntry(dueAt: expiresAt, kind: .offerExpiry, task: id.rawValue))
         events.append(.taskOffered(id, agentID, token: token, expiresAt: expiresAt))
         let history = (patientTasks[task.patient] ?? []).filter { $0 != id }

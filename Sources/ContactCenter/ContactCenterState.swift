@@ -84,7 +84,8 @@ struct Profile: Sendable {
 }
 
 /// Queued tasks that need the same agents: one queue, one capacity class,
-/// nurse-only or not, one overflow stage.
+/// nurse-only or not, one overflow stage. Also indexes, per site, the ready
+/// agents that may take them, best first.
 struct Lane: Sendable {
     struct Key: Hashable, Sendable {
         var queue: QueueID
@@ -95,9 +96,16 @@ struct Lane: Sendable {
     var key: Key
     var heap = MinHeap<LaneEntry>()
     var live = 0
-    /// Eligible profiles, best score first; valid while `profilesSeen` matches.
-    var eligible: [(profile: Int, score: Int)] = []
-    var eligibleVersion = -1
+    /// [siteSlot] → ready eligible agents: best proficiency score, then longest idle.
+    var ready: [MinHeap<ReadyEntry>] = []
+    /// [siteSlot] → compact the ready heap when it grows past this.
+    var readyCompactAt: [Int] = []
+}
+
+/// A lane a profile may serve, with the profile's proficiency score for it.
+struct LaneScore: Sendable {
+    var lane: Int
+    var score: UInt32
 }
 
 // MARK: - State
@@ -134,14 +142,8 @@ public struct ContactCenterState: Sendable {
     var profileSlots: [Profile.Key: Int] = [:]
     var lanes: [Lane] = []
     var laneSlots: [Lane.Key: Int] = [:]
-    /// [profile][class] → lanes an agent of that profile may take; valid while
-    /// `laneCacheVersion` matches `routingVersion`.
-    var profileLanes: [[[Int]]] = []
-    var laneCacheVersion = -1
-    var routingVersion = 0
-    /// [siteSlot][class][profile] → ready agents, longest idle first.
-    var ready: [[[MinHeap<ReadyEntry>]]] = []
-    var readyCounts: [[Int]] = []
+    /// [profile][class] → lanes an agent of that profile may take, with its score.
+    var profileLanes: [[[LaneScore]]] = []
     var timers = MinHeap<TimerEntry>()
     var patientTasks: [PatientID: [TaskID]] = [:]
     var openBySite: [SiteID: Set<TaskID>] = [:]

@@ -77,13 +77,18 @@ struct LaneEntry: Comparable, Sendable {
     }
 }
 
-/// A ready agent: longest idle first, then lower agent id.
+/// A ready agent in a lane: best proficiency score first, then longest idle,
+/// then lower agent id.
 struct ReadyEntry: Comparable, Sendable {
+    /// `UInt32.max - score`, so the best score sorts first.
+    var scoreKey: UInt32
     var idleSince: UInt64
     var agent: UInt64
     var slot: Int32
+    var profile: Int32
 
     static func < (a: ReadyEntry, b: ReadyEntry) -> Bool {
+        if a.scoreKey != b.scoreKey { return a.scoreKey < b.scoreKey }
         if a.idleSince != b.idleSince { return a.idleSince < b.idleSince }
         return a.agent < b.agent
     }
