@@ -151,6 +151,7 @@ extension ContactCenterState {
         guard queue.channels.contains(new.channel) else {
             return .failure(Rejection(.channelNotAccepted, "\(new.queue) does not take \(new.channel)"))
         }
+        guard new.callbackAt <= Self.timeMsMax else { return .failure(Rejection(.invalidConfig, "callback time out of range")) }
         let scheduled = new.callbackAt > at
         if scheduled, new.channel != .callback {
             return .failure(Rejection(.invalidConfig, "a scheduled task MUST be a callback"))
@@ -324,6 +325,7 @@ extension ContactCenterState {
         guard task.state == .queued || task.state == .offered else {
             return Rejection(.illegalTransition, "\(id) is \(task.state); only a waiting task can ask for a callback")
         }
+        guard dueAt <= Self.timeMsMax else { return Rejection(.invalidConfig, "callback time out of range") }
         guard queues[task.queue]!.config.channels.contains(.callback) else {
             return Rejection(.channelNotAccepted, "\(task.queue) does not take callbacks")
         }

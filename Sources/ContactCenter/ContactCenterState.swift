@@ -121,6 +121,9 @@ public struct ContactCenterState: Sendable {
     public static let agentsMax = 200_000
     public static let openTasksMax = 2_000_000
     public static let patientHistoryMax = 16
+    /// 9999-12-31T23:59:59.999Z. Later stamps are rejected, so time arithmetic
+    /// (deadlines, windows) can never overflow.
+    public static let timeMsMax: UInt64 = 253_402_300_799_999
 
     // MARK: Canonical state (snapshotted)
     var settings = Settings()
@@ -169,6 +172,9 @@ public struct ContactCenterState: Sendable {
     public mutating func apply(_ envelope: CommandEnvelope) -> CommandResult {
         precondition(pendingTasks.isEmpty && pendingAgents.isEmpty && events.isEmpty,
                      "apply re-entered with scratch left: \(pendingTasks.count) tasks, \(pendingAgents.count) agents")
+        guard envelope.at <= Self.timeMsMax else {
+            return .rejected(Rejection(.invalidConfig, "time \(envelope.at) ms is past \(Self.timeMsMax)"))
+        }
         let at = max(now, envelope.at)
         var task: TaskID?
         let rejection: Rejection?

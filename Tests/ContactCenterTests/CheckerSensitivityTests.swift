@@ -39,6 +39,17 @@ import Testing
         #expect(Checkers.lostTasks(vanished, created: run.created).contains("\(run.created[0]) vanished"))
     }
 
+    @Test func lostTaskCheckerCatchesAnOfferThatCanNeverRingOut() {
+        var h = Harness.basic()
+        h.agent(1)
+        let task = h.enqueue()
+        #expect(h.task(task).state == .offered)
+        #expect(Checkers.lostTasks(h.state, created: [task]).isEmpty)
+        var broken = h.state
+        broken.timers = MinHeap()
+        #expect(Checkers.lostTasks(broken, created: [task]).contains { $0.contains("could stay reserved") })
+    }
+
     @Test func doubleHoldingCheckerCatchesATaskOnTwoDesks() {
         let run = Self.busyRun()
         var state = run.harness.state

@@ -60,6 +60,7 @@ enum Checkers {
             for entry in state.lanes[lane].heap.items where state.isLive(entry, lane: lane) { inLanes.insert(entry.task) }
         }
         let timed = Set(state.timers.items.filter { $0.kind == .callbackDue && state.timerIsLive($0) }.map(\.task))
+        let ringing = Set(state.timers.items.filter { $0.kind == .offerExpiry && state.timerIsLive($0) }.map(\.task))
         var depth: [QueueID: Int] = [:]
         for id in created {
             guard let task = state.task(id) else { problems.append("\(id) vanished"); continue }
@@ -69,6 +70,7 @@ enum Checkers {
                 if !inLanes.contains(id.rawValue) { problems.append("\(id) queued but in no lane") }
             case .offered, .accepted, .wrapUp:
                 if task.agent.flatMap({ state.agent($0) })?.held.contains(id) != true { problems.append("\(id) \(task.state) but on no desk") }
+                if task.state == .offered, !ringing.contains(id.rawValue) { problems.append("\(id) offered with no expiry: its agent could stay reserved") }
             case .callbackScheduled:
                 if !timed.contains(id.rawValue) { problems.append("\(id) scheduled but no timer") }
             case .completed, .abandoned:

@@ -109,8 +109,12 @@ import Testing
                 let next = CommandEnvelope(at: run.harness.clock + advance, command)
                 run.problems += Checkers.snapshotProblems(run.harness.state, next: next) { try ContactCenterState(snapshot: $0) }
             }
+            let hashBefore = index % 5 == 0 ? run.harness.state.stateHash : nil
             let result = step(command, advance: advance)
             let state = run.harness.state
+            if let hashBefore, !result.isApplied, state.stateHash != hashBefore {
+                run.problems.append("rejected \(command) changed the state")
+            }
             run.problems += Checkers.doubleHolding(state)
             run.problems += Checkers.overCapacity(state)
             run.problems += Checkers.orderViolations(state, events: result.events)

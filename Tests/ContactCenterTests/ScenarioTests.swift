@@ -122,6 +122,20 @@ import Testing
         #expect(h.state.agent(AgentID(1))?.load == [0, 0, 0, 0], "not left reserved")
     }
 
+    @Test func aDeclinedOfferGoesToTheNextAgent() {
+        var h = Harness.basic()
+        h.agent(1)
+        h.agent(2)
+        let task = h.enqueue()
+        let token = h.token(task)
+        let place = h.task(task).enqueuedAt
+        h.must(.decline(task, AgentID(1), token: token), after: 3_000)
+        #expect(h.holder(task) == AgentID(2))
+        #expect(h.token(task) > token)
+        #expect(h.state.agent(AgentID(1))?.status == .notReady)
+        #expect(h.task(task).enqueuedAt == place, "keeps its place")
+    }
+
     // MARK: Callbacks
 
     @Test func callbackNowKeepsThePlaceInLine() {
@@ -322,6 +336,20 @@ import Testing
         h.must(.setPresence(AgentID(11), .available))
         #expect(h.holder(elsewhere) == AgentID(11))
         _ = h.enqueue(site: 1)
+    }
+
+    @Test func timeBeyondTheLimitIsRejectedNotATrap() {
+        var h = Harness.basic()
+        h.agent(1)
+        let task = h.enqueue()
+        var state = h.state
+        let before = state.stateHash
+        #expect(state.apply(CommandEnvelope(at: UInt64.max, .tick)).rejection?.code == .invalidConfig)
+        #expect(state.apply(CommandEnvelope(at: h.clock, .requestCallback(task, dueAt: UInt64.max))).rejection?.code == .invalidConfig)
+        #expect(state.stateHash == before)
+        let late = state.apply(CommandEnvelope(at: h.clock - 50_000, .abandon(task)))
+        #expect(late.isApplied, "an earlier stamp is applied at the state's own time")
+        #expect(state.now == h.clock)
     }
 
     @Test func abandonFreesTheReservation() {
