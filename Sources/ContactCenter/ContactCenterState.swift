@@ -114,7 +114,21 @@ struct LaneScore: Sendable {
 ///
 /// Pure and deterministic: `apply` reads nothing but the command and the
 /// state (no clock, no randomness, no I/O), so every replica applying the same
-/// log reaches the same `stateHash`. Not thread-safe by itself; it is a value.
+/// log reaches the same `stateHash`. It is a value: copy it freely; one owner
+/// mutates it.
+///
+/// How the shell uses it:
+/// - Stamp each command with the leader's time (`CommandEnvelope.at`), encode it
+///   (`encoded()`), replicate, and on commit `apply` it on every node, in log order.
+/// - The result carries the events (log them, push offers to desktops), the
+///   task the command created or acted on, the offer made for it, or a
+///   `Rejection` (nothing changed).
+/// - `TaskID`s are assigned here, 1, 2, 3, ... in apply order: every replica
+///   assigns the same id. Agents, queues and sites are named by the commands.
+/// - The leader MUST propose `.tick` periodically (about every second): time
+///   only moves with commands, and Tick is what rings offers out, applies
+///   overflow rules, fires scheduled callbacks and rolls KPI windows.
+/// - Raft snapshots: `snapshot()` / `init(snapshot:)`; compare replicas with `stateHash`.
 public struct ContactCenterState: Sendable {
     public static let sitesMax = 64
     public static let queuesMax = 1024

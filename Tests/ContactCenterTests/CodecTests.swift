@@ -43,6 +43,15 @@ func hex(_ text: String) -> [UInt8] {
         #expect(state.stateHash == 0x1a74_ef8a_7f89_194c, "FNV-1a 64 of the bytes above, computed independently")
     }
 
+    /// Pinned digests of whole runs. Each test process seeds Swift's hashing
+    /// differently, so these also catch any dependence on Set or Dictionary
+    /// order; and they catch any change to the snapshot layout. A deliberate
+    /// format change MUST bump `snapshotVersion` and re-pin.
+    @Test func pinnedStateHashesOfKnownRuns() {
+        #expect(PropertyTests.run(seed: 1, count: 400).harness.state.stateHash == 0xd734_47bd_b92f_4f29)
+        #expect(KPIFormulaTests.workedDay().state.stateHash == 0x4a13_5bbd_61d9_c83c)
+    }
+
     // MARK: Round trips
 
     static let everyCommand: [ContactCommand] = [
