@@ -29,6 +29,7 @@ let package = Package(
 
         // MARK: - Pure cores
         .target(name: "Raft", swiftSettings: strict),
+        .target(name: "ContactCenter", swiftSettings: strict),
 
         // MARK: - Tools built on the cores
         .target(name: "Simulation", dependencies: ["Raft"], swiftSettings: strict),
@@ -42,13 +43,14 @@ let package = Package(
         // MARK: - The executable
         .executableTarget(
             name: "lifeline",
-            dependencies: ["Raft", "Simulation", "Vault", "Chaos"],
+            dependencies: ["Raft", "Simulation", "ContactCenter", "Vault", "Chaos"],
             swiftSettings: strict
         ),
 
         // MARK: - Tests
         .testTarget(name: "RaftTests", dependencies: ["Raft"], swiftSettings: strict),
         .testTarget(name: "SimulationTests", dependencies: ["Raft", "Simulation"], swiftSettings: strict),
+        .testTarget(name: "ContactCenterTests", dependencies: ["ContactCenter"], swiftSettings: strict),
         .testTarget(name: "VaultTests", dependencies: ["Vault"], swiftSettings: strict),
         .testTarget(name: "ChaosTests", dependencies: ["Chaos", "Vault"], swiftSettings: strict),
     ]
