@@ -35,6 +35,7 @@ let package = Package(
         .target(name: "Simulation", dependencies: ["Raft"], swiftSettings: strict),
 
         // MARK: - The shell's parts
+        .target(name: "Storage", dependencies: ["Raft", "CSQLite", "CShims"], swiftSettings: strict),
         .target(name: "Transport", dependencies: ["CShims", "COpenSSL"], swiftSettings: strict),
         .target(name: "Vault", dependencies: ["CShims", "COpenSSL"], swiftSettings: strict),
         // The drill harness: a client of the nodes and a proxy on their links, never a Node.
@@ -43,7 +44,7 @@ let package = Package(
         // MARK: - The executable
         .executableTarget(
             name: "lifeline",
-            dependencies: ["Raft", "Simulation", "ContactCenter", "Vault", "Chaos"],
+            dependencies: ["Raft", "Simulation", "ContactCenter", "Storage", "Vault", "Chaos"],
             swiftSettings: strict
         ),
 
@@ -51,6 +52,7 @@ let package = Package(
         .testTarget(name: "RaftTests", dependencies: ["Raft"], swiftSettings: strict),
         .testTarget(name: "SimulationTests", dependencies: ["Raft", "Simulation"], swiftSettings: strict),
         .testTarget(name: "ContactCenterTests", dependencies: ["ContactCenter"], swiftSettings: strict),
+        .testTarget(name: "StorageTests", dependencies: ["Storage", "Raft"], swiftSettings: strict),
         .testTarget(name: "VaultTests", dependencies: ["Vault"], swiftSettings: strict),
         .testTarget(name: "ChaosTests", dependencies: ["Chaos", "Vault"], swiftSettings: strict),
     ]

@@ -15,6 +15,7 @@ struct Benchmark: Sendable {
 /// Every benchmark, in the order `bench --help` lists them.
 let benchmarks: [Benchmark] = [
     Benchmark(name: "raft", summary: "the pure Raft core: a 3-node in-memory cluster", help: benchRaftHelp, run: benchRaft),
+    Benchmark(name: "storage", summary: "the durable Raft log: SQLite WAL, one fsync per batch", help: benchStorageHelp, run: benchStorage),
     Benchmark(name: "routing", summary: "the contact-center state machine: routing at scale", help: benchRoutingHelp, run: benchRouting),
 ]
 
