@@ -8,6 +8,7 @@ public struct InMemoryCluster {
     private var pending: [Message] = []
     public private(set) var committedOnLeader: UInt64 = 0
     public private(set) var messagesDelivered = 0
+    private var rounds = 0
 
     public init(nodeCount: Int, entriesPerMessageMax: Int = 512) {
         let ids = (1...nodeCount).map { NodeID("n\($0)") }
@@ -36,7 +37,23 @@ public struct InMemoryCluster {
         }
         let before = committedOnLeader
         settle()
+        rounds += 1
+        if rounds % 64 == 0 { compactAll() }
         return committedOnLeader - before
+    }
+
+    /// Every member snapshots at its applied index, as a real shell does, so the
+    /// in-memory log stays bounded.
+    private mutating func compactAll() {
+        for index in nodes.indices {
+            let status = nodes[index].status
+            guard status.applied > status.snapshotIndex else { continue }
+            do {
+                try nodes[index].compact(index: status.applied, data: [])
+            } catch {
+                preconditionFailure("benchmark compaction refused: \(error)")
+            }
+        }
     }
 
     private mutating func settle() {
