@@ -44,7 +44,7 @@ let package = Package(
         // MARK: - The executable
         .executableTarget(
             name: "lifeline",
-            dependencies: ["Raft", "Simulation", "ContactCenter", "Storage", "Vault", "Chaos"],
+            dependencies: ["Raft", "Simulation", "ContactCenter", "Storage", "Transport", "Vault", "Chaos"],
             swiftSettings: strict
         ),
 
@@ -52,6 +52,7 @@ let package = Package(
         .testTarget(name: "RaftTests", dependencies: ["Raft"], swiftSettings: strict),
         .testTarget(name: "SimulationTests", dependencies: ["Raft", "Simulation"], swiftSettings: strict),
         .testTarget(name: "ContactCenterTests", dependencies: ["ContactCenter"], swiftSettings: strict),
+        .testTarget(name: "TransportTests", dependencies: ["Transport"], swiftSettings: strict),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "Raft"], swiftSettings: strict),
         .testTarget(name: "VaultTests", dependencies: ["Vault"], swiftSettings: strict),
         .testTarget(name: "ChaosTests", dependencies: ["Chaos", "Vault"], swiftSettings: strict),
