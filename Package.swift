@@ -32,6 +32,7 @@ let package = Package(
 
         // MARK: - The shell's parts
         .target(name: "Transport", dependencies: ["CShims", "COpenSSL"], swiftSettings: strict),
+        .target(name: "Node", dependencies: ["Raft", "Transport"], swiftSettings: strict),
 
         // MARK: - The executable
         .executableTarget(
@@ -42,5 +43,6 @@ let package = Package(
 
         // MARK: - Tests
         .testTarget(name: "RaftTests", dependencies: ["Raft"], swiftSettings: strict),
+        .testTarget(name: "NodeTests", dependencies: ["Node", "Raft", "Transport"], swiftSettings: strict),
     ]
 )
