@@ -38,13 +38,14 @@ let package = Package(
         .target(name: "Storage", dependencies: ["Raft", "CSQLite", "CShims"], swiftSettings: strict),
         .target(name: "Transport", dependencies: ["CShims", "COpenSSL"], swiftSettings: strict),
         .target(name: "Vault", dependencies: ["CShims", "COpenSSL"], swiftSettings: strict),
+        .target(name: "Node", dependencies: ["Raft", "Storage", "Transport"], swiftSettings: strict),
         // The drill harness: a client of the nodes and a proxy on their links, never a Node.
         .target(name: "Chaos", dependencies: ["Transport"], swiftSettings: strict),
 
         // MARK: - The executable
         .executableTarget(
             name: "lifeline",
-            dependencies: ["Raft", "Simulation", "ContactCenter", "Storage", "Transport", "Vault", "Chaos"],
+            dependencies: ["Raft", "Simulation", "ContactCenter", "Storage", "Transport", "Vault", "Chaos", "Node"],
             swiftSettings: strict
         ),
 
@@ -56,5 +57,6 @@ let package = Package(
         .testTarget(name: "StorageTests", dependencies: ["Storage", "Raft"], swiftSettings: strict),
         .testTarget(name: "VaultTests", dependencies: ["Vault"], swiftSettings: strict),
         .testTarget(name: "ChaosTests", dependencies: ["Chaos", "Vault"], swiftSettings: strict),
+        .testTarget(name: "NodeTests", dependencies: ["Node", "Raft", "Transport"], swiftSettings: strict),
     ]
 )

@@ -6,6 +6,11 @@ let version = "0.1.0"
 
 /// Every subcommand, in the order `--help` lists them.
 let commands: [Command] = [
+    serveCommand,
+    clusterCommand,
+    statusCommand,
+    membersCommand,
+    transferLeaderCommand,
     simulateCommand,
     certsCommand,
     benchCommand,

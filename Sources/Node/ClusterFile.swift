@@ -1,0 +1,73 @@
+import Foundation
+
+/// `DIR/cluster.json`, written by `lifeline cluster up` and read by `cluster down`,
+/// `status --cluster` and the tests: where each node runs and the ops client's TLS files.
+public struct ClusterFile: Sendable, Equatable {
+    public struct NodeEntry: Sendable, Equatable {
+        public var node: String
+        public var site: String
+        public var pid: Int32
+        public var apiURL: String
+        public var peerAddress: String
+        public var config: String
+
+        public init(node: String, site: String, pid: Int32, apiURL: String, peerAddress: String, config: String) {
+            self.node = node
+            self.site = site
+            self.pid = pid
+            self.apiURL = apiURL
+            self.peerAddress = peerAddress
+            self.config = config
+        }
+
+        /// host:port of `apiURL`.
+        public var apiAddress: HostPort? {
+            guard let rest = apiURL.split(separator: "/", omittingEmptySubsequences: true).dropFirst().first else { return nil }
+            return HostPort(parsing: String(rest))
+        }
+    }
+
+    public var nodes: [NodeEntry]
+    public var caFile: String
+    public var certFile: String
+    public var keyFile: String
+
+    public init(nodes: [NodeEntry], caFile: String, certFile: String, keyFile: String) {
+        self.nodes = nodes
+        self.caFile = caFile
+        self.certFile = certFile
+        self.keyFile = keyFile
+    }
+
+    public static func path(in directory: String) -> String { (directory as NSString).appendingPathComponent("cluster.json") }
+
+    public func write(to directory: String) throws {
+        let object: [String: Any] = [
+            "nodes": nodes.map {
+                ["node": $0.node, "site": $0.site, "pid": Int($0.pid), "apiURL": $0.apiURL, "peerAddress": $0.peerAddress, "config": $0.config]
+            },
+            "caFile": caFile, "certFile": certFile, "keyFile": keyFile,
+        ]
+        let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+        try data.write(to: URL(fileURLWithPath: ClusterFile.path(in: directory)), options: .atomic)
+    }
+
+    public static func read(from directory: String) throws -> ClusterFile {
+        let path = ClusterFile.path(in: directory)
+        guard let data = FileManager.default.contents(atPath: path),
+              let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
+              let list = object["nodes"] as? [[String: Any]],
+              let ca = object["caFile"] as? String, let cert = object["certFile"] as? String, let key = object["keyFile"] as? String
+        else {
+            throw ProcessControlError("\(path) is missing or malformed (was 'lifeline cluster up' run with this --dir?)")
+        }
+        var nodes: [NodeEntry] = []
+        for entry in list {
+            guard let node = entry["node"] as? String, let site = entry["site"] as? String, let pid = entry["pid"] as? Int,
+                  let api = entry["apiURL"] as? String, let peer = entry["peerAddress"] as? String, let config = entry["config"] as? String
+            else { throw ProcessControlError("\(path): a node entry is malformed") }
+            nodes.append(NodeEntry(node: node, site: site, pid: Int32(pid), apiURL: api, peerAddress: peer, config: config))
+        }
+        return ClusterFile(nodes: nodes, caFile: ca, certFile: cert, keyFile: key)
+    }
+}

@@ -1,0 +1,405 @@
+import Foundation
+import Raft
+import Synchronization
+
+/// The node's one owner thread (STYLE rule 2): it alone touches the Raft core,
+/// the log store and the state machine.
+///
+/// Each turn: tick from the monotonic clock, drain the bounded inbox, step the
+/// core, then handle every Ready in order — persist (one transaction, fsync) →
+/// send → apply (answering waiting clients) → advance. Never suspended halfway.
+///
+/// Not thread-safe; created and used on the loop thread only.
+final class NodeLoop {
+    let config: NodeConfig
+    let log: Log
+    let inbox: Inbox<NodeInput>
+    let network: any PeerNetwork
+    let published: PublishedView
+    let store: any RaftLogStore
+    var core: RaftNode
+    var machine: any ReplicatedStateMachine
+    var directory: MemberDirectory
+
+    var applied: UInt64
+    var snapshotIndex: UInt64
+    var lastSoft: SoftState
+    /// Proposals waiting for their entry to apply, by log index.
+    var pending: [UInt64: (term: UInt64, reply: ProposalReply, deadline: UInt64)] = [:]
+    /// Commands this follower forwarded, by request id.
+    var forwarded: [UInt64: (completion: Completion<ProposalOutcome>, deadline: UInt64)] = [:]
+    var nextRequestID: UInt64 = 1
+    var hashDirty = true
+    var stateHash = ""
+    var stopping = false
+    var stopDeadline: UInt64 = 0
+
+    static let ticksPerTurnMax = 10
+    static let pendingMax = 65_536
+
+    init(config: NodeConfig, log: Log, inbox: Inbox<NodeInput>, network: any PeerNetwork, published: PublishedView,
+         store: any RaftLogStore, machine: any ReplicatedStateMachine) throws {
+        self.config = config
+        self.log = log
+        self.inbox = inbox
+        self.network = network
+        self.published = published
+        self.store = store
+        self.machine = machine
+
+        let state = try store.load()
+        var directory = MemberDirectory()
+        if !state.snapshot.isEmpty {
+            let data = try NodeSnapshotData(decoding: state.snapshot.data)
+            try self.machine.restore(data.machine)
+            directory = data.directory
+        }
+        // The configuration seeds how to reach everyone; committed membership
+        // changes (replayed from the log) and snapshots refine it.
+        directory[config.node] = MemberInfo(site: config.site, peerAddress: config.advertisePeer, apiAddress: config.advertiseAPI)
+        for peer in config.peers where directory[peer.node] == nil {
+            directory[peer.node] = MemberInfo(site: peer.site, peerAddress: peer.peerAddress, apiAddress: peer.apiAddress)
+        }
+        self.directory = directory
+        applied = state.snapshot.metadata.index
+        snapshotIndex = state.snapshot.metadata.index
+
+        let voters: Set<NodeID> = config.join ? [] : Set([config.node] + config.peers.map(\.node))
+        var raftConfig = RaftConfig(id: config.node, initialVoters: voters)
+        raftConfig.heartbeatTicks = config.raft.heartbeatTicks
+        raftConfig.electionTicks = config.raft.electionTicks
+        var seed = SystemRandomNumberGenerator()
+        core = RaftNode(config: raftConfig, state: state, random: SeededRandom(seed: seed.next()))
+        lastSoft = SoftState(leader: nil, role: .follower)
+        log.info("node.loaded", [
+            ("term", "\(state.hardState.term)"), ("commit", "\(state.hardState.commit)"),
+            ("snapshotIndex", "\(snapshotIndex)"), ("entries", "\(state.entries.count)"),
+        ])
+        network.setMembers(peersOnly())
+    }
+
+    // MARK: - The loop
+
+    /// Runs until shutdown completes. Throws only when the disk fails: the caller
+    /// MUST then exit, because a node that cannot persist must not send.
+    func run() throws {
+        let tickNs = config.raft.tickMs * 1_000_000
+        var nextTick = MonotonicClock.nowNs() + tickNs
+        publish(started: true)
+        while true {
+            let now = MonotonicClock.nowNs()
+            var ticks = 0
+            while nextTick <= now {
+                if ticks < NodeLoop.ticksPerTurnMax { core.tick() }
+                ticks += 1
+                nextTick += tickNs
+            }
+            let inputs = inbox.drain(timeoutNs: nextTick > now ? nextTick - now : 0)
+            for input in inputs { handle(input) }
+            try handleReady()
+            expireWaiters()
+            if inputs.isEmpty && hashDirty {
+                stateHash = machine.stateHash
+                hashDirty = false
+            }
+            publish(started: true)
+            if stopping && shouldStopNow() { break }
+        }
+        try handleReady()
+        failAllWaiters(.failed(status: 503, code: "stopping", message: "the node is shutting down"))
+        network.stop()
+        store.close()
+        log.info("node.stopped", [("applied", "\(applied)")])
+    }
+
+    // MARK: - Inputs
+
+    func handle(_ input: NodeInput) {
+        switch input {
+        case .peerMessages(let messages):
+            for message in messages where message.to == config.node {
+                core.step(message)
+            }
+        case .peerUnreachable(let node):
+            core.reportUnreachable(node)
+        case .propose(let command, let completion, let deadline):
+            propose(command, reply: .local(completion), deadline: deadline)
+        case .forwardRequest(let from, let requestID, let command, let deadline):
+            propose(command, reply: .remote(from, requestID: requestID), deadline: deadline)
+        case .forwardResponse(let requestID, let outcome):
+            forwarded.removeValue(forKey: requestID)?.completion.complete(outcome)
+        case .confChange(let change, let completion, let deadline):
+            proposeConfChange(change, completion: completion, deadline: deadline)
+        case .transferLeader(let target, let completion):
+            guard core.status.role == .leader else {
+                completion.complete(notLeader())
+                return
+            }
+            log.info("leader.transfer_requested", [("to", target.rawValue)])
+            do {
+                try core.transferLeadership(to: target)
+            } catch {
+                completion.complete(.failed(status: 409, code: "transfer_refused", message: error.description))
+                return
+            }
+            completion.complete(.applied(index: core.status.commit, result: []))
+        case .shutdown:
+            beginShutdown()
+        }
+    }
+
+    func propose(_ command: [UInt8], reply: ProposalReply, deadline: UInt64) {
+        let status = core.status
+        if stopping {
+            answer(reply, .failed(status: 503, code: "stopping", message: "the node is shutting down"))
+            return
+        }
+        if status.role == .leader {
+            guard pending.count < NodeLoop.pendingMax else {
+                answer(reply, .failed(status: 429, code: "busy", message: "too many commands in flight"))
+                return
+            }
+            do {
+                let ticket = try core.propose(command)
+                pending[ticket.index] = (ticket.term, reply, deadline)
+            } catch {
+                answer(reply, .failed(status: 503, code: "proposal_refused", message: "\(error)"))
+            }
+            return
+        }
+        guard case .local(let completion) = reply else {
+            // A forwarded command reached a node that is no longer leader: no second hop.
+            answer(reply, notLeader())
+            return
+        }
+        guard let leader = status.leader, leader != config.node else {
+            completion.complete(.noLeader())
+            return
+        }
+        guard forwarded.count < NodeLoop.pendingMax else {
+            completion.complete(.failed(status: 429, code: "busy", message: "too many commands in flight"))
+            return
+        }
+        let requestID = nextRequestID
+        nextRequestID += 1
+        let budgetMs = deadline > MonotonicClock.nowNs() ? (deadline - MonotonicClock.nowNs()) / 1_000_000 : 0
+        let payload = ForwardRequestPayload(requestID: requestID, budgetMs: budgetMs, command: command)
+        guard network.forward(to: leader, payload: payload.encoded()) else {
+            completion.complete(.failed(status: 503, code: "leader_unreachable", message: "cannot reach leader \(leader)"))
+            return
+        }
+        forwarded[requestID] = (completion, deadline)
+    }
+
+    func proposeConfChange(_ change: ConfChange, completion: Completion<ProposalOutcome>, deadline: UInt64) {
+        guard core.status.role == .leader else {
+            completion.complete(notLeader())
+            return
+        }
+        do {
+            let ticket = try core.proposeConfChange(change)
+            pending[ticket.index] = (ticket.term, .local(completion), deadline)
+            log.info("members.change_proposed", [("kind", "\(change.kind)"), ("member", change.node.rawValue), ("index", "\(ticket.index)")])
+        } catch {
+            completion.complete(.failed(status: 409, code: "conf_change_refused", message: "\(error)"))
+        }
+    }
+
+    func notLeader() -> ProposalOutcome {
+        let leader = core.status.leader
+        let where_ = leader.flatMap { directory[$0]?.apiAddress }.map { " at \($0)" } ?? ""
+        return .failed(status: 421, code: "not_leader", message: "this node is not the leader; leader: \(leader?.rawValue ?? "unknown")\(where_)")
+    }
+
+    func answer(_ reply: ProposalReply, _ outcome: ProposalOutcome) {
+        switch reply {
+        case .local(let completion):
+            completion.complete(outcome)
+        case .remote(let node, let requestID):
+            network.respond(to: node, payload: ForwardResponsePayload(requestID: requestID, outcome: outcome).encoded())
+        }
+    }
+
+    // MARK: - Ready
+
+    func handleReady() throws {
+        while core.hasReady {
+            let ready = core.ready()
+            if let soft = ready.softState { noteSoftState(soft) }
+            // 1. Persist BEFORE anything leaves this node.
+            if ready.snapshot != nil || !ready.entries.isEmpty || ready.hardState != nil {
+                try store.persist(snapshot: ready.snapshot, entries: ready.entries, hardState: ready.hardState)
+            }
+            // 2. Send.
+            if !ready.messages.isEmpty { network.send(ready.messages) }
+            // 3. Apply.
+            if let snapshot = ready.snapshot { try restore(snapshot) }
+            for entry in ready.committedEntries { apply(entry) }
+            for trace in ready.traces { log.info("raft.\(trace.name)", trace.fields) }
+            // 4. Advance.
+            core.advance(ready)
+            try snapshotIfDue()
+        }
+    }
+
+    func noteSoftState(_ soft: SoftState) {
+        if soft.leader != lastSoft.leader {
+            log.info("leader.changed", [
+                ("leader", soft.leader?.rawValue ?? "none"), ("term", "\(core.status.term)"), ("role", soft.role.rawValue),
+            ])
+        }
+        if soft.role != .leader && lastSoft.role == .leader {
+            // Entries this leader proposed may still commit under the next leader;
+            // local waiters keep waiting (their index decides). Forwarded ones too.
+            log.info("leader.stepped_down", [("term", "\(core.status.term)")])
+        }
+        lastSoft = soft
+    }
+
+    func apply(_ entry: Entry) {
+        guard entry.index > applied else { return }
+        var result: [UInt8] = []
+        switch entry.kind {
+        case .normal:
+            result = machine.apply(index: entry.index, command: entry.data)
+            hashDirty = true
+        case .noop:
+            break
+        case .confChange:
+            applyConfChange(entry)
+        }
+        applied = entry.index
+        if let waiting = pending.removeValue(forKey: entry.index) {
+            answer(waiting.reply, waiting.term == entry.term ? .applied(index: entry.index, result: result) : .superseded(entry.index))
+        }
+    }
+
+    func applyConfChange(_ entry: Entry) {
+        guard let change = try? ConfChange(decoding: entry.data) else {
+            log.error("members.undecodable_change", [("index", "\(entry.index)")])
+            return
+        }
+        switch change.kind {
+        case .addVoter, .addLearner:
+            if let info = try? MemberInfo(decoding: change.context) { directory[change.node] = info }
+        case .removeNode:
+            if change.node != config.node { directory[change.node] = nil }
+        }
+        log.info("members.changed", [("kind", "\(change.kind)"), ("member", change.node.rawValue), ("index", "\(entry.index)")])
+        network.setMembers(peersOnly())
+        if change.kind == .removeNode && change.node == config.node {
+            log.warning("members.removed_self", [("index", "\(entry.index)")])
+        }
+    }
+
+    func restore(_ snapshot: Snapshot) throws {
+        guard snapshot.metadata.index > applied else { return }
+        let data = try NodeSnapshotData(decoding: snapshot.data)
+        try machine.restore(data.machine)
+        var directory = data.directory
+        directory[config.node] = MemberInfo(site: config.site, peerAddress: config.advertisePeer, apiAddress: config.advertiseAPI)
+        self.directory = directory
+        applied = snapshot.metadata.index
+        snapshotIndex = snapshot.metadata.index
+        hashDirty = true
+        for index in pending.keys where index <= applied {
+            answer(pending.removeValue(forKey: index)!.reply, .superseded(index))
+        }
+        network.setMembers(peersOnly())
+        log.info("snapshot.restored", [("index", "\(snapshot.metadata.index)"), ("term", "\(snapshot.metadata.term)")])
+    }
+
+    /// Every `snapshotEveryEntries` applied entries: snapshot the machine, let the
+    /// core compact, persist the snapshot, then drop the covered log.
+    func snapshotIfDue() throws {
+        guard applied >= snapshotIndex + config.snapshotEveryEntries else { return }
+        let data = NodeSnapshotData(directory: directory, machine: machine.snapshot()).encoded()
+        try core.compact(index: applied, data: data)
+        let snapshot = core.latestSnapshot
+        // Saves the snapshot and drops the entries it covers, in one transaction;
+        // the entries after it stay.
+        try store.saveSnapshot(snapshot)
+        snapshotIndex = snapshot.metadata.index
+        log.info("snapshot.taken", [("index", "\(snapshot.metadata.index)"), ("bytes", "\(data.count)")])
+    }
+
+    // MARK: - Waiters and shutdown
+
+    func expireWaiters() {
+        let now = MonotonicClock.nowNs()
+        for (id, waiting) in forwarded where waiting.deadline <= now {
+            forwarded[id] = nil
+            waiting.completion.complete(.failed(status: 504, code: "timeout", message: "the leader did not answer in time; the command may still apply"))
+        }
+        for (index, waiting) in pending where waiting.deadline <= now && !waiting.reply.isLocal {
+            // The follower gave up on its client; stop tracking. Local waiters time out on their own.
+            pending[index] = nil
+        }
+    }
+
+    func failAllWaiters(_ outcome: ProposalOutcome) {
+        for (_, waiting) in pending { answer(waiting.reply, outcome) }
+        pending.removeAll()
+        for (_, waiting) in forwarded { waiting.completion.complete(outcome) }
+        forwarded.removeAll()
+    }
+
+    func beginShutdown() {
+        guard !stopping else { return }
+        stopping = true
+        let status = core.status
+        stopDeadline = MonotonicClock.nowNs() + 2 * config.raft.electionMs * 1_000_000
+        log.info("node.stopping", [("role", status.role.rawValue)])
+        guard status.role == .leader else { return }
+        // Hand leadership to the most caught-up voter so the cluster does not wait
+        // out an election timeout.
+        let best = status.progress
+            .filter { $0.key != config.node && status.conf.voters.contains($0.key) }
+            .max { $0.value.match < $1.value.match }
+        if let best {
+            log.info("leader.transfer_on_shutdown", [("to", best.key.rawValue)])
+            try? core.transferLeadership(to: best.key)
+        }
+    }
+
+    func shouldStopNow() -> Bool {
+        let status = core.status
+        if status.role != .leader { return true }
+        if status.conf.voters.count <= 1 { return true }
+        return MonotonicClock.nowNs() >= stopDeadline
+    }
+
+    // MARK: - Publishing
+
+    func peersOnly() -> [NodeID: MemberInfo] {
+        var members = directory.members
+        members[config.node] = nil
+        return members
+    }
+
+    func publish(started: Bool) {
+        let status = core.status
+        var view = ClusterView(node: config.node, site: config.site, clusterID: config.clusterID)
+        view.role = status.role.rawValue
+        view.term = status.term
+        view.leader = status.leader
+        view.commitIndex = status.commit
+        view.appliedIndex = applied
+        view.lastIndex = status.lastIndex
+        view.snapshotIndex = snapshotIndex
+        view.stateHash = stateHash
+        view.started = started
+        view.stopping = stopping
+        let members = status.conf.voters.union(status.conf.learners).sorted()
+        view.members = members.map { node in
+            let info = directory[node]
+            let reachable = node == config.node || network.isConnected(node)
+            let match: UInt64? = node == config.node ? status.lastIndex : status.progress[node]?.match
+            return MemberView(
+                node: node, site: info?.site, isVoter: status.conf.voters.contains(node), reachable: reachable,
+                matchIndex: match, apiAddress: info?.apiAddress, peerAddress: info?.peerAddress
+            )
+        }
+        published.mutex.withLock { $0 = view }
+    }
+}

@@ -1,0 +1,140 @@
+import Foundation
+import Raft
+import Synchronization
+
+/// A running node: the loop thread, its inbox and its published view. The HTTP
+/// API and the peer network talk to it only through this (Sendable) facade.
+public final class NodeRuntime: Sendable {
+    public let config: NodeConfig
+    public let log: Log
+    public let inbox: Inbox<NodeInput>
+    let published: PublishedView
+    private let finished = Completion<String?>()
+
+    public static let inboxCapacity = 16_384
+    public static let writeTimeoutMsDefault: UInt64 = 10_000
+
+    public init(config: NodeConfig, log: Log) {
+        self.config = config
+        self.log = log
+        inbox = Inbox(capacity: NodeRuntime.inboxCapacity)
+        published = PublishedView(ClusterView(node: config.node, site: config.site, clusterID: config.clusterID))
+    }
+
+    /// Starts the loop thread. `openStore` runs on that thread (the store is
+    /// confined to it). Returns after the store loaded, or throws its error.
+    public func start(network: any PeerNetwork, machine: any ReplicatedStateMachine,
+                      openStore: @escaping @Sendable () throws -> any RaftLogStore) throws {
+        let loaded = Completion<String?>()
+        let thread = Thread { [self] in
+            let loop: NodeLoop
+            do {
+                let store = try openStore()
+                loop = try NodeLoop(config: config, log: log, inbox: inbox, network: network, published: published,
+                                    store: store, machine: machine)
+            } catch {
+                loaded.complete("\(error)")
+                finished.complete("\(error)")
+                return
+            }
+            loaded.complete(nil)
+            do {
+                try loop.run()
+                finished.complete(nil)
+            } catch {
+                log.error("node.loop_failed", [("reason", "\(error)")])
+                finished.complete("\(error)")
+            }
+        }
+        thread.name = "raft-loop"
+        thread.stackSize = 8 << 20
+        thread.start()
+        if let failure = loaded.wait(timeoutMs: 600_000) ?? "the store did not open in time" {
+            throw NodeStartError(message: failure)
+        }
+    }
+
+    /// Asks the loop to stop (leader transfers first) and waits up to `timeoutMs`.
+    /// Returns the loop's failure, or nil when it stopped cleanly.
+    public func stop(timeoutMs: UInt64) -> String?? {
+        inbox.push(.shutdown)
+        return finished.wait(timeoutMs: timeoutMs)
+    }
+
+    /// Waits until the loop ends on its own (a disk failure) or `timeoutMs` passes.
+    public func waitUntilFinished(timeoutMs: UInt64) -> String?? {
+        finished.wait(timeoutMs: timeoutMs)
+    }
+
+    public var isFinished: Bool { finished.isCompleted }
+
+    /// What the loop published last.
+    public var view: ClusterView { published.mutex.withLock { $0 } }
+
+    // MARK: - Client calls (any thread)
+
+    /// Proposes an application command and waits until it applies (at the leader,
+    /// through forwarding when this node is a follower) or `timeoutMs` passes.
+    public func propose(_ command: [UInt8], timeoutMs: UInt64 = writeTimeoutMsDefault) -> ProposalOutcome {
+        let completion = Completion<ProposalOutcome>()
+        let deadline = MonotonicClock.nowNs() + timeoutMs * 1_000_000
+        guard inbox.push(.propose(command: command, completion: completion, deadline: deadline)) else {
+            return .failed(status: 503, code: "busy", message: "the node's inbox is full; retry shortly")
+        }
+        return completion.wait(timeoutMs: timeoutMs)
+            ?? .failed(status: 504, code: "timeout", message: "the command did not apply in time; it may still apply")
+    }
+
+    /// Proposes a membership change at the leader and waits until it applies.
+    public func changeMembers(_ change: ConfChange, timeoutMs: UInt64 = writeTimeoutMsDefault) -> ProposalOutcome {
+        let completion = Completion<ProposalOutcome>()
+        let deadline = MonotonicClock.nowNs() + timeoutMs * 1_000_000
+        guard inbox.push(.confChange(change, completion: completion, deadline: deadline)) else {
+            return .failed(status: 503, code: "busy", message: "the node's inbox is full; retry shortly")
+        }
+        return completion.wait(timeoutMs: timeoutMs)
+            ?? .failed(status: 504, code: "timeout", message: "the change did not apply in time; it may still apply")
+    }
+
+    /// Asks the leader to transfer leadership to `target`, then waits until this
+    /// node sees `target` lead or `timeoutMs` passes.
+    public func transferLeader(to target: NodeID, timeoutMs: UInt64 = writeTimeoutMsDefault) -> ProposalOutcome {
+        let completion = Completion<ProposalOutcome>()
+        guard inbox.push(.transferLeader(to: target, completion: completion)) else {
+            return .failed(status: 503, code: "busy", message: "the node's inbox is full; retry shortly")
+        }
+        let deadline = MonotonicClock.deadline(afterMs: timeoutMs)
+        guard let started = completion.wait(timeoutMs: timeoutMs) else {
+            return .failed(status: 504, code: "timeout", message: "the loop did not answer in time")
+        }
+        guard case .applied = started else { return started }
+        while MonotonicClock.now() < deadline {
+            let view = self.view
+            if view.leader == target { return .applied(index: view.commitIndex, result: []) }
+            waitForViewChange(ms: 10)
+        }
+        return .failed(status: 504, code: "timeout", message: "\(target) did not take over in time")
+    }
+
+    /// Sleeps briefly between polls of the published view (bounded by callers' deadlines).
+    func waitForViewChange(ms: UInt64) {
+        var request = timespec(tv_sec: 0, tv_nsec: Int(ms) * 1_000_000)
+        nanosleep(&request, nil)
+    }
+}
+
+/// The node could not start (store failed to open or load).
+public struct NodeStartError: Error, CustomStringConvertible {
+    public var message: String
+    public var description: String { "node did not start: \(message)" }
+}
+
+/// The loop's latest view, shared with the HTTP threads (a `Mutex` cannot be
+/// copied, so it lives in one object both hold).
+final class PublishedView: Sendable {
+    let mutex: Mutex<ClusterView>
+
+    init(_ view: ClusterView) {
+        mutex = Mutex(view)
+    }
+}

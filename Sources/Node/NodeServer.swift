@@ -1,0 +1,135 @@
+import Foundation
+import Glibc
+import Raft
+import Storage
+import Transport
+
+/// Accepts API connections: TLS with the node's certificate, or plain TCP when
+/// the config allows it (loopback dashboards).
+final class APIAcceptor: ConnectionAcceptor, @unchecked Sendable {
+    private let listener: TCPListener
+    private let context: TLSContext?
+    private let log: Log
+
+    init(listener: TCPListener, context: TLSContext?, log: Log) {
+        self.listener = listener
+        self.context = context
+        self.log = log
+    }
+
+    func acceptConnection() throws -> any Connection {
+        while true {
+            do {
+                if let context {
+                    if let connection = try listener.acceptTLS(context: context, handshakeTimeoutMs: 5_000, deadline: nil) { return connection }
+                } else if let connection = try listener.acceptPlain(deadline: nil) {
+                    return connection
+                }
+            } catch {
+                if error == .closed { throw error }
+                // A failed handshake is that client's problem; keep serving.
+                log.warning("api.rejected", [("reason", error.description)])
+            }
+        }
+    }
+
+    func close() { listener.close() }
+}
+
+/// `lifeline serve`: one node, from its config to a clean exit.
+public enum NodeServer {
+    /// Where a node keeps its Raft database inside its data directory.
+    public static func databasePath(_ config: NodeConfig) -> String { config.dataDir + "/raft.db" }
+
+    /// How long a stopping node waits for its loop (leadership transfer, flush).
+    public static let stopTimeoutMs: UInt64 = 10_000
+
+    /// Runs the node until SIGTERM or SIGINT; returns the process exit code.
+    public static func run(config: NodeConfig, log: Log) -> Int32 {
+        // Block the stop signals in every thread; the main thread waits for them.
+        var stopSignals = sigset_t()
+        sigemptyset(&stopSignals)
+        sigaddset(&stopSignals, SIGTERM)
+        sigaddset(&stopSignals, SIGINT)
+        pthread_sigmask(SIG_BLOCK, &stopSignals, nil)
+
+        let runtime = NodeRuntime(config: config, log: log)
+        let network: TLSPeerNetwork
+        let http: HTTPServer
+        do {
+            do {
+                try FileManager.default.createDirectory(atPath: config.dataDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            } catch {
+                throw NodeStartError(message: "cannot create the data directory \(config.dataDir): \(error.localizedDescription)")
+            }
+            let server = try TLSContext(role: .server, caFile: config.tls.ca, certFile: config.tls.cert, keyFile: config.tls.key)
+            let client = try TLSContext(role: .client, caFile: config.tls.ca, certFile: config.tls.cert, keyFile: config.tls.key)
+            network = try TLSPeerNetwork(config: config, serverContext: server, clientContext: client, inbox: runtime.inbox, log: log)
+            let apiListener = try TCPListener(host: config.apiListen.host, port: config.apiListen.port)
+            let path = databasePath(config)
+            try runtime.start(network: network, machine: KeyValueStateMachine()) {
+                try RaftStorage.open(path: path, clusterID: config.clusterID, nodeID: config.node, createIfMissing: true)
+            }
+            let router = NodeAPI.makeRouter(runtime: runtime)
+            http = HTTPServer(
+                acceptor: APIAcceptor(listener: apiListener, context: config.apiPlainHTTP ? nil : server, log: log),
+                limits: HTTPLimits(), log: log, handler: { router.respond(to: $0) })
+            http.start()
+        } catch {
+            log.error("node.start_failed", [("reason", "\(error)")])
+            printToStderr("lifeline serve: \(error)")
+            return 1
+        }
+        log.info("node.serving", [("peer", "\(config.peerListen)"), ("api", "\(config.apiListen)"), ("site", config.site.rawValue)])
+        var exitCode: Int32 = 0
+        while true {
+            var timeout = timespec(tv_sec: 0, tv_nsec: 200_000_000)
+            let signal = sigtimedwait(&stopSignals, nil, &timeout)
+            if signal == SIGTERM || signal == SIGINT {
+                log.info("node.stopping", [("signal", signal == SIGTERM ? "SIGTERM" : "SIGINT")])
+                break
+            }
+            if runtime.isFinished {
+                exitCode = 1
+                break
+            }
+        }
+        let failure = runtime.stop(timeoutMs: stopTimeoutMs)
+        http.stop()
+        network.stop()
+        switch failure {
+        case .some(.some(let reason)):
+            log.error("node.stopped", [("reason", reason)])
+            return 1
+        case .some(.none):
+            log.info("node.stopped", [])
+            return exitCode
+        case .none:
+            log.error("node.stopped", [("reason", "the loop did not stop within \(stopTimeoutMs) ms")])
+            return 1
+        }
+    }
+
+    static func printToStderr(_ text: String) {
+        let line = Array((text + "\n").utf8)
+        _ = line.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
+    }
+}
+
+/// Connectors for the CLI's HTTP client.
+public enum NodeClient {
+    /// TLS 1.3 with a client certificate of the cluster CA.
+    public static func tlsConnector(caFile: String, certFile: String, keyFile: String) throws -> HTTPClient.Connector {
+        let context = try TLSContext(role: .client, caFile: caFile, certFile: certFile, keyFile: keyFile)
+        return { address, deadline in
+            try connectTLS(host: address.host, port: address.port, context: context, expectedPeer: nil, deadline: deadline)
+        }
+    }
+
+    /// Plain TCP, for a node whose config allows plain HTTP on loopback.
+    public static func plainConnector() -> HTTPClient.Connector {
+        return { address, deadline in
+            try connectPlain(host: address.host, port: address.port, deadline: deadline)
+        }
+    }
+}

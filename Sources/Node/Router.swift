@@ -1,0 +1,59 @@
+/// Maps (method, path pattern) to a handler. Patterns are `/`-separated segments;
+/// `{name}` captures one segment. Later issues add routes with `add`.
+public struct Router: Sendable {
+    public typealias Handler = @Sendable (_ request: HTTPRequest, _ parameters: [String: String]) -> HTTPResponse
+
+    struct Route: Sendable {
+        var method: String
+        var segments: [String]
+        var handler: Handler
+    }
+
+    private var routes: [Route] = []
+
+    public init() {}
+
+    /// Registers `handler` for `method` on `pattern` (e.g. `/v1/cluster/members/{id}/promote`).
+    public mutating func add(_ method: String, _ pattern: String, _ handler: @escaping Handler) {
+        let segments = Router.segments(pattern)
+        precondition(!routes.contains { $0.method == method && $0.segments == segments }, "route \(method) \(pattern) added twice")
+        routes.append(Route(method: method, segments: segments, handler: handler))
+    }
+
+    /// The response for `request`: the route's, or 404 (no such path) / 405 (path
+    /// exists, method does not) as JSON errors.
+    public func respond(to request: HTTPRequest) -> HTTPResponse {
+        let path = Router.segments(request.path)
+        var allowed: [String] = []
+        for route in routes {
+            guard let parameters = Router.match(route.segments, path) else { continue }
+            if route.method == request.method || (request.method == "HEAD" && route.method == "GET") {
+                return route.handler(request, parameters)
+            }
+            allowed.append(route.method)
+        }
+        if !allowed.isEmpty {
+            var response = HTTPResponse.error(405, code: "method_not_allowed", message: "use \(allowed.joined(separator: ", ")) on this path")
+            response.headers.append(("allow", allowed.joined(separator: ", ")))
+            return response
+        }
+        return .error(404, code: "not_found", message: "no route for this path")
+    }
+
+    static func segments(_ path: String) -> [String] {
+        path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+    }
+
+    static func match(_ pattern: [String], _ path: [String]) -> [String: String]? {
+        guard pattern.count == path.count else { return nil }
+        var parameters: [String: String] = [:]
+        for (want, have) in zip(pattern, path) {
+            if want.hasPrefix("{") && want.hasSuffix("}") {
+                parameters[String(want.dropFirst().dropLast())] = have
+            } else if want != have {
+                return nil
+            }
+        }
+        return parameters
+    }
+}

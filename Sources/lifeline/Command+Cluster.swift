@@ -1,0 +1,166 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Node
+import Transport
+
+let clusterCommand = Command(
+    name: "cluster",
+    summary: "start or stop a local multi-node cluster on 127.0.0.1",
+    help: """
+        Usage: lifeline cluster up --nodes N --dir DIR [--base-port P] [--snapshot-every N] [--spares N]
+               lifeline cluster down --dir DIR
+
+        up: creates DIR with a CA and certificates (DIR/tls), one configuration
+        per node (DIR/<node>.json, sites site-a, site-b, ...), starts one detached
+        'lifeline serve' per node with its log in DIR/<node>.log, writes
+        DIR/cluster.json (each node's pid, apiURL, peerAddress, config; the ops
+        client's caFile, certFile, keyFile) and waits until the nodes agree on a leader.
+        Node i (1-based) listens for peers on P+i and serves HTTPS on P+50+i.
+        --spares N also prepares N more nodes (certificates and "join": true
+        configurations, pid 0) for 'lifeline members add'.
+
+        down: stops the nodes listed in DIR/cluster.json (SIGTERM, then SIGKILL
+        after 10 s). Only processes running 'lifeline serve' with DIR's
+        configurations are signalled.
+
+        Options:
+          --nodes N            1...9 (default 3)
+          --dir DIR            the cluster's directory
+          --base-port P        default 7100
+          --snapshot-every N   snapshotEveryEntries for every node (default 10000)
+          --spares N           0...5 extra prepared nodes (default 0)
+
+        Example:
+          lifeline cluster up --nodes 3 --dir /tmp/ll
+          lifeline status --cluster /tmp/ll
+          lifeline cluster down --dir /tmp/ll
+
+        Exit codes: 0 ok, 1 failed (e.g. no leader within 30 s), 2 usage.
+        """,
+    run: { arguments in
+        let options = try OptionParser(arguments, valued: ["nodes", "dir", "base-port", "snapshot-every", "spares"])
+        guard let action = options.positional.first, options.positional.count == 1 else {
+            throw UsageError("want 'cluster up' or 'cluster down'")
+        }
+        guard let directory = options.value("dir") else { throw UsageError("--dir DIR is required") }
+        let absolute = directory.hasPrefix("/") ? directory : FileManager.default.currentDirectoryPath + "/" + directory
+        switch action {
+        case "up":
+            let nodes = try options.int("nodes", default: 3, range: 1...9)
+            let base = try options.int("base-port", default: 7100, range: 1024...65_000)
+            let snapshotEvery = try options.int("snapshot-every", default: 10_000, range: 2...100_000_000)
+            let spares = try options.int("spares", default: 0, range: 0...5)
+            return try LocalCluster.up(nodes: nodes, spares: spares, directory: absolute, basePort: base, snapshotEvery: snapshotEvery)
+        case "down":
+            return try LocalCluster.down(directory: absolute)
+        default:
+            throw UsageError("unknown action '\(action)': want up or down")
+        }
+    }
+)
+
+/// `lifeline cluster up/down`: a loopback cluster for demos, drills and tests.
+enum LocalCluster {
+    static let leaderWaitMs: UInt64 = 30_000
+    static let stopGraceMs: UInt64 = 10_000
+
+    static func up(nodes: Int, spares: Int, directory: String, basePort: Int, snapshotEvery: Int) throws -> Int32 {
+        let fileManager = FileManager.default
+        if fileManager.fileExists(atPath: ClusterFile.path(in: directory)) {
+            throw CommandFailure("\(directory) already holds a cluster; run 'lifeline cluster down --dir \(directory)' or pick another --dir")
+        }
+        try fileManager.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let ids = (0..<(nodes + spares)).map { String(UnicodeScalar(UInt8(ascii: "a") + UInt8($0))) }
+        let tlsDirectory = directory + "/tls"
+        do {
+            try CertificateAuthority.generateCluster(directory: tlsDirectory, nodes: ids, clients: ["ops"])
+        } catch {
+            throw CommandFailure(error.description)
+        }
+        let bundle = CertificateBundle(directory: tlsDirectory)
+        func peerAddress(_ index: Int) -> String { "127.0.0.1:\(basePort + index + 1)" }
+        func apiAddress(_ index: Int) -> String { "127.0.0.1:\(basePort + 51 + index)" }
+
+        var entries: [ClusterFile.NodeEntry] = []
+        for (index, id) in ids.enumerated() {
+            let isSpare = index >= nodes
+            let peers = ids.enumerated().filter { $0.offset != index && $0.offset < nodes }.map { other in
+                ["node": other.element, "site": "site-\(other.element)", "peerAddress": peerAddress(other.offset), "apiAddress": apiAddress(other.offset)]
+            }
+            let config: [String: Any] = [
+                "node": id, "site": "site-\(id)", "clusterID": "local", "dataDir": "data/\(id)",
+                "peerListen": peerAddress(index), "apiListen": apiAddress(index), "peers": peers,
+                "tls": ["ca": bundle.caFile, "cert": bundle.certFile(id), "key": bundle.keyFile(id)],
+                "raft": ["tickMs": 20, "heartbeatMs": 60, "electionMs": 600],
+                "snapshotEveryEntries": snapshotEvery, "apiPlainHTTP": false, "join": isSpare,
+            ]
+            let configPath = directory + "/\(id).json"
+            let data = try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
+            try data.write(to: URL(fileURLWithPath: configPath))
+            entries.append(ClusterFile.NodeEntry(
+                node: id, site: "site-\(id)", pid: 0, apiURL: "https://\(apiAddress(index))",
+                peerAddress: peerAddress(index), config: configPath
+            ))
+        }
+        var file = ClusterFile(nodes: entries, caFile: bundle.caFile, certFile: bundle.certFile("ops"), keyFile: bundle.keyFile("ops"))
+        try file.write(to: directory)
+        let executable = ProcessControl.currentExecutable()
+        for index in 0..<nodes {
+            let entry = file.nodes[index]
+            file.nodes[index].pid = try ProcessControl.spawnDetached(
+                executable: executable, arguments: ["serve", "--config", entry.config], logFile: directory + "/\(entry.node).log"
+            )
+            try file.write(to: directory)
+        }
+        print("started \(nodes) node\(nodes == 1 ? "" : "s") in \(directory); waiting for a leader ...")
+        let connector = try NodeClient.tlsConnector(caFile: file.caFile, certFile: file.certFile, keyFile: file.keyFile)
+        let clients = file.nodes.prefix(nodes).compactMap { $0.apiAddress }.map { HTTPClient(address: $0, connector: connector) }
+        let deadline = MonotonicClock.deadline(afterMs: leaderWaitMs)
+        while MonotonicClock.now() < deadline {
+            let leaders = clients.map { client -> String? in
+                guard let response = try? client.send("GET", "/v1/cluster", timeoutMs: 1_000), response.status == 200 else { return nil }
+                return response.jsonObject?["leader"] as? String
+            }
+            if let first = leaders.first ?? nil, leaders.allSatisfy({ $0 == first }) {
+                for entry in file.nodes.prefix(nodes) {
+                    print("  \(entry.node)  \(entry.site)  pid \(entry.pid)  \(entry.apiURL)  log \(directory)/\(entry.node).log")
+                }
+                print("leader: \(first)")
+                print("status: lifeline status --cluster \(directory)")
+                return ExitCode.ok
+            }
+            for entry in file.nodes.prefix(nodes) where !ProcessControl.isRunning(entry.pid, commandContains: ["serve"]) {
+                ProcessControl.reap(entry.pid)
+            }
+            ProcessControl.pause(ms: 100)
+        }
+        printError("no leader agreed within \(leaderWaitMs) ms; see \(directory)/<node>.log. The nodes are still running: 'lifeline cluster down --dir \(directory)'.")
+        return ExitCode.failed
+    }
+
+    static func down(directory: String) throws -> Int32 {
+        let file = try ClusterFile.read(from: directory)
+        var clean = true
+        for entry in file.nodes where entry.pid > 0 {
+            let marks = ["serve", entry.config]
+            guard ProcessControl.isRunning(entry.pid, commandContains: marks) else {
+                print("\(entry.node): not running")
+                continue
+            }
+            let graceful = ProcessControl.stop(entry.pid, commandContains: marks, graceMs: stopGraceMs)
+            print("\(entry.node): stopped (pid \(entry.pid))\(graceful ? "" : " with SIGKILL")")
+            clean = clean && graceful
+        }
+        return clean ? ExitCode.ok : ExitCode.failed
+    }
+}
+
+/// Where `CertificateAuthority.generateCluster` put each file.
+struct CertificateBundle {
+    var directory: String
+    var caFile: String { directory + "/ca.pem" }
+    func certFile(_ name: String) -> String { "\(directory)/\(name).pem" }
+    func keyFile(_ name: String) -> String { "\(directory)/\(name)-key.pem" }
+}

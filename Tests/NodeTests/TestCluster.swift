@@ -1,0 +1,167 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Node
+import Testing
+
+/// A real cluster of `lifeline serve` processes on 127.0.0.1 for one test, started
+/// with `lifeline cluster up` and always torn down (`down()` in a `defer`). It
+/// signals only the PIDs it started.
+final class TestCluster {
+    let directory: String
+    var file: ClusterFile
+    private var clients: [String: HTTPClient] = [:]
+
+    static let binary: String = {
+        let here = (ProcessControl.currentExecutable() as NSString).deletingLastPathComponent
+        // The test runner is .build/<triple>/debug/LifelinePackageTests.xctest[/...].
+        var directory = here
+        for _ in 0..<4 {
+            let candidate = (directory as NSString).appendingPathComponent("lifeline")
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            directory = (directory as NSString).deletingLastPathComponent
+        }
+        return (here as NSString).appendingPathComponent("lifeline")
+    }()
+
+    /// A base port unlikely to collide with other test runs on this machine.
+    static func basePort(slot: Int) -> Int {
+        // Each cluster uses base+1...base+9 (peers) and base+51...base+59 (API).
+        20_000 + Int(getpid() % 97) * 400 + slot * 60
+    }
+
+    init(nodes: Int, slot: Int, extra: [String] = []) throws {
+        directory = NSTemporaryDirectory() + "lifeline-test-\(getpid())-\(slot)-\(UInt32.random(in: 0...UInt32.max))"
+        let base = TestCluster.basePort(slot: slot)
+        let (status, output) = TestCluster.run(["cluster", "up", "--nodes", "\(nodes)", "--dir", directory, "--base-port", "\(base)"] + extra)
+        if let written = try? ClusterFile.read(from: directory) {
+            file = written
+        } else {
+            file = ClusterFile(nodes: [], caFile: "", certFile: "", keyFile: "")
+        }
+        guard status == 0 else {
+            down()
+            throw TestFailure("cluster up exited \(status): \(output)\n\(logs())")
+        }
+    }
+
+    struct TestFailure: Error, CustomStringConvertible {
+        var description: String
+        init(_ description: String) { self.description = description }
+    }
+
+    /// Runs the lifeline binary to completion (bounded by the command's own deadlines).
+    static func run(_ arguments: [String]) -> (Int32, String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        do { try process.run() } catch { return (-1, "cannot run \(binary): \(error)") }
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    func client(_ node: String) -> HTTPClient? {
+        if let existing = clients[node] { return existing }
+        guard let entry = file.nodes.first(where: { $0.node == node }), let address = entry.apiAddress,
+              let connector = try? NodeClient.tlsConnector(caFile: file.caFile, certFile: file.certFile, keyFile: file.keyFile)
+        else { return nil }
+        let client = HTTPClient(address: address, connector: connector)
+        clients[node] = client
+        return client
+    }
+
+    /// `GET /v1/cluster` on `node`, or nil when it does not answer.
+    func view(_ node: String) -> [String: Any]? {
+        guard let client = client(node) else { return nil }
+        guard let response = try? client.send("GET", "/v1/cluster", timeoutMs: 2_000), response.status == 200 else {
+            client.close()
+            return nil
+        }
+        return response.jsonObject
+    }
+
+    /// Polls `condition` every 50 ms until it holds or `timeoutMs` passes.
+    func waitUntil(timeoutMs: UInt64, _ condition: () -> Bool) -> Bool {
+        let deadline = MonotonicClock.deadline(afterMs: timeoutMs)
+        while MonotonicClock.now() < deadline {
+            if condition() { return true }
+            ProcessControl.pause(ms: 50)
+        }
+        return condition()
+    }
+
+    /// The leader that every listed node agrees on, or nil.
+    func agreedLeader(among nodes: [String]) -> String? {
+        let leaders = nodes.map { view($0)?["leader"] as? String }
+        guard let first = leaders.first ?? nil, leaders.allSatisfy({ $0 == first }) else { return nil }
+        return first
+    }
+
+    /// Writes `count` keys through `node`; returns how many were acknowledged.
+    func put(through node: String, keys: Range<Int>, prefix: String) -> Int {
+        guard let client = client(node) else { return 0 }
+        var acknowledged = 0
+        for index in keys {
+            if let response = try? client.send("PUT", "/v1/kv/\(prefix)-\(index)", body: Array("value-\(index)".utf8)),
+               response.status == 200 {
+                acknowledged += 1
+            }
+        }
+        return acknowledged
+    }
+
+    /// True when every listed node has applied at least `index` and all report one state hash.
+    func converged(_ nodes: [String], atLeast index: UInt64) -> Bool {
+        let views = nodes.map { view($0) }
+        guard views.allSatisfy({ $0 != nil }) else { return false }
+        let applied = views.map { ($0?["appliedIndex"] as? NSNumber)?.uint64Value ?? 0 }
+        let hashes = Set(views.map { $0?["stateHash"] as? String ?? "" })
+        return applied.allSatisfy { $0 >= index } && Set(applied).count == 1 && hashes.count == 1 && !hashes.contains("")
+    }
+
+    func pid(_ node: String) -> pid_t { file.nodes.first { $0.node == node }?.pid ?? 0 }
+
+    /// SIGKILL, no goodbye.
+    func kill9(_ node: String) {
+        let pid = pid(node)
+        guard ProcessControl.isRunning(pid, commandContains: ["serve", directory]) else { return }
+        kill(pid, SIGKILL)
+        _ = waitUntil(timeoutMs: 5_000) { !ProcessControl.isRunning(pid, commandContains: ["serve", directory]) }
+        clients[node]?.close()
+    }
+
+    /// Starts `lifeline serve --config` again for `node`.
+    func restart(_ node: String) throws {
+        guard let index = file.nodes.firstIndex(where: { $0.node == node }) else { return }
+        let entry = file.nodes[index]
+        let pid = try ProcessControl.spawnDetached(
+            executable: TestCluster.binary, arguments: ["serve", "--config", entry.config],
+            logFile: (directory as NSString).appendingPathComponent("\(node).log")
+        )
+        file.nodes[index].pid = pid
+        try file.write(to: directory)
+    }
+
+    /// Stops every node this cluster started (SIGTERM, then SIGKILL) and removes the directory.
+    func down() {
+        for client in clients.values { client.close() }
+        clients.removeAll()
+        for entry in file.nodes {
+            ProcessControl.stop(entry.pid, commandContains: ["serve", directory], graceMs: 5_000)
+        }
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    func logs() -> String {
+        file.nodes.map { entry in
+            let path = (directory as NSString).appendingPathComponent("\(entry.node).log")
+            let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+            return "--- \(entry.node).log (last lines)\n" + text.split(separator: "\n").suffix(15).joined(separator: "\n")
+        }.joined(separator: "\n")
+    }
+}
