@@ -99,13 +99,17 @@ public enum NodeServer {
         network.stop()
         switch failure {
         case .some(.some(let reason)):
-            log.error("node.stopped", [("reason", reason)])
+            log.error("node.exited", [("code", "1"), ("reason", reason)])
             return 1
         case .some(.none):
-            log.info("node.stopped", [])
+            if exitCode == 0 {
+                log.info("node.exited", [("code", "0")])
+            } else {
+                log.error("node.exited", [("code", "\(exitCode)"), ("reason", "the node loop ended on its own")])
+            }
             return exitCode
         case .none:
-            log.error("node.stopped", [("reason", "the loop did not stop within \(stopTimeoutMs) ms")])
+            log.error("node.exited", [("code", "1"), ("reason", "the loop did not stop within \(stopTimeoutMs) ms")])
             return 1
         }
     }

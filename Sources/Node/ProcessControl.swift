@@ -56,6 +56,45 @@ public enum ProcessControl {
         return pid
     }
 
+    /// Runs `executable` to completion with stdout and stderr captured in a
+    /// temporary file (no pipe a grandchild could hold open), waiting at most
+    /// `timeoutMs`; a child still running then is killed. Returns its exit status
+    /// (128 + signal when a signal ended it, -1 when it could not start) and output.
+    public static func run(executable: String, arguments: [String], timeoutMs: UInt64) -> (status: Int32, output: String) {
+        let outputFile = NSTemporaryDirectory() + "lifeline-run-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).out"
+        defer { unlink(outputFile) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, outputFile, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        defer { for pointer in argv { free(pointer) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, executable, &actions, nil, argv, environ)
+        guard spawned == 0 else { return (-1, "cannot start \(executable): \(String(cString: strerror(spawned)))") }
+        let deadline = MonotonicClock.deadline(afterMs: timeoutMs)
+        var status: Int32 = 0
+        var exited = false
+        while !exited {
+            let result = waitpid(pid, &status, WNOHANG)
+            if result == pid || (result < 0 && errno != EINTR) {
+                exited = true
+            } else if MonotonicClock.now() >= deadline {
+                kill(pid, SIGKILL)
+                _ = waitpid(pid, &status, 0)
+                exited = true
+            } else {
+                pause(ms: 10)
+            }
+        }
+        let output = (try? String(contentsOfFile: outputFile, encoding: .utf8)) ?? ""
+        // WIFEXITED / WEXITSTATUS / WTERMSIG, which Swift does not import as macros.
+        let signal = status & 0x7f
+        return (signal == 0 ? (status >> 8) & 0xff : 128 + signal, output)
+    }
+
     /// True when `pid` is alive and its command line contains every string of
     /// `marks`: guards against signalling a PID the kernel reused for another program.
     public static func isRunning(_ pid: pid_t, commandContains marks: [String]) -> Bool {

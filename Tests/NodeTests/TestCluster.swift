@@ -51,18 +51,9 @@ final class TestCluster {
         init(_ description: String) { self.description = description }
     }
 
-    /// Runs the lifeline binary to completion (bounded by the command's own deadlines).
+    /// Runs the lifeline binary to completion, for at most two minutes.
     static func run(_ arguments: [String]) -> (Int32, String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        do { try process.run() } catch { return (-1, "cannot run \(binary): \(error)") }
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        ProcessControl.run(executable: binary, arguments: arguments, timeoutMs: 120_000)
     }
 
     func client(_ node: String) -> HTTPClient? {
