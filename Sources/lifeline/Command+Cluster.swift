@@ -11,6 +11,8 @@ let clusterCommand = Command(
     help: """
         Usage: lifeline cluster up --nodes N --dir DIR [--base-port P] [--snapshot-every N] [--spares N]
                lifeline cluster down --dir DIR
+               lifeline cluster kill NODE --dir DIR [--signal KILL|TERM|STOP|CONT]
+               lifeline cluster start NODE --dir DIR
 
         up: creates DIR with a CA and certificates (DIR/tls), one configuration
         per node (DIR/<node>.json, sites site-a, site-b, ...), starts one detached
@@ -25,24 +27,40 @@ let clusterCommand = Command(
         after 10 s). Only processes running 'lifeline serve' with DIR's
         configurations are signalled.
 
+        kill: sends one node of DIR a signal (default KILL, i.e. kill -9: the
+        site's process dies without a goodbye). TERM stops it gracefully (a
+        leader hands over leadership first); STOP/CONT pause and resume it.
+
+        start: starts a stopped node of DIR again ('lifeline serve --config
+        DIR/<node>.json', log appended to DIR/<node>.log) and records its new
+        pid in cluster.json, so 'cluster down' stops it too. It catches up from
+        the leader (by snapshot when it missed compacted entries).
+
         Options:
           --nodes N            1...9 (default 3)
           --dir DIR            the cluster's directory
           --base-port P        default 7100
           --snapshot-every N   snapshotEveryEntries for every node (default 10000)
           --spares N           0...5 extra prepared nodes (default 0)
+          --signal NAME        for kill: KILL (default), TERM, STOP or CONT
 
         Example:
           lifeline cluster up --nodes 3 --dir /tmp/ll
           lifeline status --cluster /tmp/ll
+          lifeline cluster kill c --dir /tmp/ll
+          lifeline cluster start c --dir /tmp/ll
           lifeline cluster down --dir /tmp/ll
 
         Exit codes: 0 ok, 1 failed (e.g. no leader within 30 s), 2 usage.
         """,
     run: { arguments in
-        let options = try OptionParser(arguments, valued: ["nodes", "dir", "base-port", "snapshot-every", "spares"])
-        guard let action = options.positional.first, options.positional.count == 1 else {
-            throw UsageError("want 'cluster up' or 'cluster down'")
+        let options = try OptionParser(arguments, valued: ["nodes", "dir", "base-port", "snapshot-every", "spares", "signal"])
+        guard let action = options.positional.first else {
+            throw UsageError("want 'cluster up', 'down', 'kill NODE' or 'start NODE'")
+        }
+        let takesNode = action == "kill" || action == "start"
+        guard options.positional.count == (takesNode ? 2 : 1) else {
+            throw UsageError(takesNode ? "'cluster \(action)' takes one NODE" : "'cluster \(action)' takes no further arguments")
         }
         guard let directory = options.value("dir") else { throw UsageError("--dir DIR is required") }
         let absolute = directory.hasPrefix("/") ? directory : FileManager.default.currentDirectoryPath + "/" + directory
@@ -55,8 +73,13 @@ let clusterCommand = Command(
             return try LocalCluster.up(nodes: nodes, spares: spares, directory: absolute, basePort: base, snapshotEvery: snapshotEvery)
         case "down":
             return try LocalCluster.down(directory: absolute)
+        case "kill":
+            let signal = try LocalCluster.signal(named: options.value("signal") ?? "KILL")
+            return try LocalCluster.signal(node: options.positional[1], signal: signal, directory: absolute)
+        case "start":
+            return try LocalCluster.start(node: options.positional[1], directory: absolute)
         default:
-            throw UsageError("unknown action '\(action)': want up or down")
+            throw UsageError("unknown action '\(action)': want up, down, kill or start")
         }
     }
 )

@@ -117,25 +117,21 @@ final class TestCluster {
 
     func pid(_ node: String) -> pid_t { file.nodes.first { $0.node == node }?.pid ?? 0 }
 
-    /// SIGKILL, no goodbye.
+    /// SIGKILL, no goodbye, through `lifeline cluster kill` (which signals the recorded pid).
     func kill9(_ node: String) {
         let pid = pid(node)
         guard ProcessControl.isRunning(pid, commandContains: ["serve", directory]) else { return }
-        kill(pid, SIGKILL)
+        let (status, output) = TestCluster.run(["cluster", "kill", node, "--dir", directory])
+        #expect(status == 0, "cluster kill \(node): \(output)")
         _ = waitUntil(timeoutMs: 5_000) { !ProcessControl.isRunning(pid, commandContains: ["serve", directory]) }
         clients[node]?.close()
     }
 
-    /// Starts `lifeline serve --config` again for `node`.
+    /// Starts `node` again through `lifeline cluster start`, which records its new pid in cluster.json.
     func restart(_ node: String) throws {
-        guard let index = file.nodes.firstIndex(where: { $0.node == node }) else { return }
-        let entry = file.nodes[index]
-        let pid = try ProcessControl.spawnDetached(
-            executable: TestCluster.binary, arguments: ["serve", "--config", entry.config],
-            logFile: (directory as NSString).appendingPathComponent("\(node).log")
-        )
-        file.nodes[index].pid = pid
-        try file.write(to: directory)
+        let (status, output) = TestCluster.run(["cluster", "start", node, "--dir", directory])
+        guard status == 0 else { throw TestFailure("cluster start \(node) exited \(status): \(output)") }
+        file = try ClusterFile.read(from: directory)
     }
 
     /// Stops every node this cluster started (SIGTERM, then SIGKILL) and removes the directory.
