@@ -25,12 +25,6 @@ public enum ProcessControl {
     /// caller and a terminal's hang-up), stdin from /dev/null, stdout and stderr
     /// appended to `logFile`. Returns its PID.
     public static func spawnDetached(executable: String, arguments: [String], logFile: String) throws -> pid_t {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, logFile, O_WRONLY | O_CREAT | O_APPEND, 0o600)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -45,15 +39,26 @@ public enum ProcessControl {
         sigaddset(&defaults, SIGPIPE)
         sigaddset(&defaults, SIGHUP)
         posix_spawnattr_setsigdefault(&attributes, &defaults)
+        return try spawn(executable, arguments, output: logFile, outputFlags: O_WRONLY | O_CREAT | O_APPEND, attributes: &attributes).get()
+    }
 
+    /// posix_spawn with stdin from /dev/null and stdout + stderr to `output`.
+    private static func spawn(_ executable: String, _ arguments: [String], output: String, outputFlags: Int32,
+                              attributes: UnsafeMutablePointer<posix_spawnattr_t>?) -> Result<pid_t, ProcessControlError> {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, output, outputFlags, 0o600)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
         var pid: pid_t = 0
-        let status = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
+        let status = posix_spawn(&pid, executable, &actions, attributes, argv, environ)
         guard status == 0 else {
-            throw ProcessControlError("cannot start \(executable): \(String(cString: strerror(status)))")
+            return .failure(ProcessControlError("cannot start \(executable): \(String(cString: strerror(status)))"))
         }
-        return pid
+        return .success(pid)
     }
 
     /// Runs `executable` to completion with stdout and stderr captured in a
@@ -63,17 +68,11 @@ public enum ProcessControl {
     public static func run(executable: String, arguments: [String], timeoutMs: UInt64) -> (status: Int32, output: String) {
         let outputFile = NSTemporaryDirectory() + "lifeline-run-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).out"
         defer { unlink(outputFile) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, outputFile, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
-        defer { for pointer in argv { free(pointer) } }
-        var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, executable, &actions, nil, argv, environ)
-        guard spawned == 0 else { return (-1, "cannot start \(executable): \(String(cString: strerror(spawned)))") }
+        let pid: pid_t
+        switch spawn(executable, arguments, output: outputFile, outputFlags: O_WRONLY | O_CREAT | O_TRUNC, attributes: nil) {
+        case .success(let started): pid = started
+        case .failure(let error): return (-1, error.message)
+        }
         let deadline = MonotonicClock.deadline(afterMs: timeoutMs)
         var status: Int32 = 0
         var exited = false

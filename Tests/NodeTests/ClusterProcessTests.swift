@@ -17,12 +17,7 @@ import Testing
         let cluster = try TestCluster(nodes: 3, slot: 0)
         defer { cluster.down() }
         let all = ["a", "b", "c"]
-        var leader: String?
-        #expect(cluster.waitUntil(timeoutMs: Self.electionWaitMs) {
-            leader = cluster.agreedLeader(among: all)
-            return leader != nil
-        }, "no agreed leader\n\(cluster.logs())")
-        guard let leader else { return }
+        guard let leader = cluster.awaitLeader(among: all) else { return }
         let follower = all.first { $0 != leader }!
         let before = cluster.view(leader)?["stateHash"] as? String
         // Through a follower (forwarded to the leader) and through the leader.
@@ -43,25 +38,12 @@ import Testing
         let cluster = try TestCluster(nodes: 3, slot: 1)
         defer { cluster.down() }
         let all = ["a", "b", "c"]
-        var leader: String?
-        _ = cluster.waitUntil(timeoutMs: Self.electionWaitMs) {
-            leader = cluster.agreedLeader(among: all)
-            return leader != nil
-        }
-        guard let old = leader else {
-            Issue.record("no leader\n\(cluster.logs())")
-            return
-        }
+        guard let old = cluster.awaitLeader(among: all) else { return }
         let oldTerm = uint(cluster.view(old)?["term"])
         #expect(cluster.put(through: old, keys: 0..<20, prefix: "before") == 20)
         cluster.kill9(old)
         let survivors = all.filter { $0 != old }
-        var next: String?
-        #expect(cluster.waitUntil(timeoutMs: Self.electionWaitMs) {
-            next = cluster.agreedLeader(among: survivors)
-            return next != nil && next != old
-        }, "survivors did not elect\n\(cluster.logs())")
-        guard let next else { return }
+        guard let next = cluster.awaitLeader(among: survivors, excluding: old) else { return }
         #expect(uint(cluster.view(next)?["term"]) > oldTerm)
         let other = survivors.first { $0 != next }!
         #expect(cluster.put(through: other, keys: 0..<20, prefix: "after") == 20, "\(cluster.logs())")
@@ -75,15 +57,7 @@ import Testing
         let cluster = try TestCluster(nodes: 3, slot: 2, extra: ["--snapshot-every", "16"])
         defer { cluster.down() }
         let all = ["a", "b", "c"]
-        var leader: String?
-        _ = cluster.waitUntil(timeoutMs: Self.electionWaitMs) {
-            leader = cluster.agreedLeader(among: all)
-            return leader != nil
-        }
-        guard let leader else {
-            Issue.record("no leader\n\(cluster.logs())")
-            return
-        }
+        guard let leader = cluster.awaitLeader(among: all) else { return }
         let lagging = all.first { $0 != leader }!
         cluster.kill9(lagging)
         #expect(cluster.put(through: leader, keys: 0..<80, prefix: "k") == 80)
@@ -101,15 +75,7 @@ import Testing
         let cluster = try TestCluster(nodes: 3, slot: 3, extra: ["--spares", "1"])
         defer { cluster.down() }
         let founders = ["a", "b", "c"]
-        var leader: String?
-        _ = cluster.waitUntil(timeoutMs: Self.electionWaitMs) {
-            leader = cluster.agreedLeader(among: founders)
-            return leader != nil
-        }
-        guard let leader else {
-            Issue.record("no leader\n\(cluster.logs())")
-            return
-        }
+        guard let leader = cluster.awaitLeader(among: founders) else { return }
         #expect(cluster.put(through: leader, keys: 0..<10, prefix: "m") == 10)
         guard let spare = cluster.file.nodes.first(where: { $0.node == "d" }), let api = spare.apiAddress else {
             Issue.record("cluster up --spares 1 did not describe node d")
@@ -148,15 +114,7 @@ import Testing
         let cluster = try TestCluster(nodes: 3, slot: 4)
         defer { cluster.down() }
         let all = ["a", "b", "c"]
-        var leader: String?
-        _ = cluster.waitUntil(timeoutMs: Self.electionWaitMs) {
-            leader = cluster.agreedLeader(among: all)
-            return leader != nil
-        }
-        guard let leader else {
-            Issue.record("no leader\n\(cluster.logs())")
-            return
-        }
+        guard let leader = cluster.awaitLeader(among: all) else { return }
         let pid = cluster.pid(leader)
         kill(pid, SIGTERM)
         #expect(cluster.waitUntil(timeoutMs: 15_000) { !ProcessControl.isRunning(pid, commandContains: ["serve"]) })

@@ -16,12 +16,7 @@ import Transport
         let cluster = try TestCluster(nodes: 3, slot: 5)
         defer { cluster.down() }
         let all = ["a", "b", "c"]
-        var leader: String?
-        #expect(cluster.waitUntil(timeoutMs: ClusterProcessTests.electionWaitMs) {
-            leader = cluster.agreedLeader(among: all)
-            return leader != nil
-        }, "no leader\n\(cluster.logs())")
-        guard leader != nil, let target = cluster.file.nodes.first(where: { $0.node == "a" }),
+        guard cluster.awaitLeader(among: all) != nil, let target = cluster.file.nodes.first(where: { $0.node == "a" }),
               let address = HostPort(parsing: target.peerAddress) else { return }
 
         // 1. Random bytes over plain TCP, several times.

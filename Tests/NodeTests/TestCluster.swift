@@ -93,6 +93,21 @@ final class TestCluster {
         return first
     }
 
+    /// Waits until `nodes` agree on a leader (and it is not `excluding`); records an
+    /// issue with the nodes' logs and returns nil when they do not within the wait.
+    func awaitLeader(among nodes: [String], excluding: String? = nil, timeoutMs: UInt64 = 30_000) -> String? {
+        var leader: String?
+        let agreed = waitUntil(timeoutMs: timeoutMs) {
+            leader = agreedLeader(among: nodes)
+            return leader != nil && leader != excluding
+        }
+        guard agreed, let leader else {
+            Issue.record("no agreed leader among \(nodes)\n\(logs())")
+            return nil
+        }
+        return leader
+    }
+
     /// Writes `count` keys through `node`; returns how many were acknowledged.
     func put(through node: String, keys: Range<Int>, prefix: String) -> Int {
         guard let client = client(node) else { return 0 }
