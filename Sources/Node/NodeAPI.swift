@@ -9,6 +9,7 @@ public enum NodeAPI {
         addStatusRoutes(&router, runtime)
         addMemberRoutes(&router, runtime)
         addKeyValueRoutes(&router, runtime)
+        addBackupRoute(&router, runtime)
         return router
     }
 
@@ -27,6 +28,21 @@ public enum NodeAPI {
         }
         router.add("GET", "/v1/cluster") { _, _ in
             json(200, runtime.view.json())
+        }
+    }
+
+    // MARK: - Backup
+
+    /// `GET /v1/backup`: this node's applied state as a `BackupImage` file.
+    static func addBackupRoute(_ router: inout Router, _ runtime: NodeRuntime) {
+        router.add("GET", "/v1/backup") { _, _ in
+            guard let image = runtime.backup() else {
+                return .error(503, code: "busy", message: "the node did not take the backup in time; retry shortly")
+            }
+            return HTTPResponse(status: 200, headers: [
+                ("content-type", "application/octet-stream"),
+                ("x-lifeline-backup-index", "\(image.index)"),
+            ], body: image.encoded())
         }
     }
 

@@ -44,6 +44,8 @@ public enum NodeInput: Sendable {
     case confChange(ConfChange, completion: Completion<ProposalOutcome>, deadline: UInt64)
     /// Ask the leader to hand leadership to `to`.
     case transferLeader(to: NodeID, completion: Completion<ProposalOutcome>)
+    /// A consistent copy of the applied state, for `lifeline backup`.
+    case backup(completion: Completion<BackupImage>)
     /// Stop: transfer leadership if leader (bounded), flush, and end the loop.
     case shutdown
 }

@@ -22,6 +22,8 @@ final class NodeLoop {
     var directory: MemberDirectory
 
     var applied: UInt64
+    /// The term of the entry at `applied` (of the snapshot, before any entry applies).
+    var appliedTerm: UInt64
     var snapshotIndex: UInt64
     var lastSoft: SoftState
     /// Proposals waiting for their entry to apply, by log index.
@@ -62,6 +64,7 @@ final class NodeLoop {
         }
         self.directory = directory
         applied = state.snapshot.metadata.index
+        appliedTerm = state.snapshot.metadata.term
         snapshotIndex = state.snapshot.metadata.index
 
         let voters: Set<NodeID> = config.join ? [] : Set([config.node] + config.peers.map(\.node))
@@ -143,6 +146,13 @@ final class NodeLoop {
                 return
             }
             completion.complete(.applied(index: core.status.commit, result: []))
+        case .backup(let completion):
+            completion.complete(BackupImage(
+                clusterID: config.clusterID, node: config.node, index: applied, term: appliedTerm,
+                createdAtMs: UInt64(Date().timeIntervalSince1970 * 1000), stateHash: machine.stateHash,
+                snapshot: NodeSnapshotData(directory: directory, machine: machine.snapshot()).encoded()
+            ))
+            log.info("backup.taken", [("index", "\(applied)")])
         case .shutdown:
             beginShutdown()
         }
@@ -269,6 +279,7 @@ final class NodeLoop {
             applyConfChange(entry)
         }
         applied = entry.index
+        appliedTerm = entry.term
         if let waiting = pending.removeValue(forKey: entry.index) {
             answer(waiting.reply, waiting.term == entry.term ? .applied(index: entry.index, result: result) : .superseded(entry.index))
         }
@@ -300,6 +311,7 @@ final class NodeLoop {
         directory[config.node] = MemberInfo(site: config.site, peerAddress: config.advertisePeer, apiAddress: config.advertiseAPI)
         self.directory = directory
         applied = snapshot.metadata.index
+        appliedTerm = snapshot.metadata.term
         snapshotIndex = snapshot.metadata.index
         hashDirty = true
         for index in pending.keys where index <= applied {

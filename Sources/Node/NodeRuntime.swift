@@ -116,6 +116,14 @@ public final class NodeRuntime: Sendable {
         return .failed(status: 504, code: "timeout", message: "\(target) did not take over in time")
     }
 
+    /// A consistent copy of this node's applied state (see `BackupImage`), or nil
+    /// when the loop does not answer within `timeoutMs`.
+    public func backup(timeoutMs: UInt64 = writeTimeoutMsDefault) -> BackupImage? {
+        let completion = Completion<BackupImage>()
+        guard inbox.push(.backup(completion: completion)) else { return nil }
+        return completion.wait(timeoutMs: timeoutMs)
+    }
+
     /// Sleeps briefly between polls of the published view (bounded by callers' deadlines).
     func waitForViewChange(ms: UInt64) {
         var request = timespec(tv_sec: 0, tv_nsec: Int(ms) * 1_000_000)

@@ -41,6 +41,10 @@ public enum NodeServer {
     /// Where a node keeps its Raft database inside its data directory.
     public static func databasePath(_ config: NodeConfig) -> String { config.dataDir + "/raft.db" }
 
+    /// The replicated application every node of this build runs (also what
+    /// `lifeline restore` loads a backup into to check it).
+    public static func makeStateMachine() -> any ReplicatedStateMachine { KeyValueStateMachine() }
+
     /// How long a stopping node waits for its loop (leadership transfer, flush).
     public static let stopTimeoutMs: UInt64 = 10_000
 
@@ -67,7 +71,7 @@ public enum NodeServer {
             network = try TLSPeerNetwork(config: config, serverContext: server, clientContext: client, inbox: runtime.inbox, log: log)
             let apiListener = try TCPListener(host: config.apiListen.host, port: config.apiListen.port)
             let path = databasePath(config)
-            try runtime.start(network: network, machine: KeyValueStateMachine()) {
+            try runtime.start(network: network, machine: makeStateMachine()) {
                 try RaftStorage.open(path: path, clusterID: config.clusterID, nodeID: config.node, createIfMissing: true)
             }
             let router = NodeAPI.makeRouter(runtime: runtime)

@@ -9,7 +9,7 @@ let clusterCommand = Command(
     name: "cluster",
     summary: "start or stop a local multi-node cluster on 127.0.0.1",
     help: """
-        Usage: lifeline cluster up --nodes N --dir DIR [--base-port P] [--snapshot-every N] [--spares N]
+        Usage: lifeline cluster up --nodes N --dir DIR [--base-port P] [--snapshot-every N] [--spares N] [--restore BACKUP]
                lifeline cluster down --dir DIR
                lifeline cluster kill NODE --dir DIR [--signal KILL|TERM|STOP|CONT]
                lifeline cluster start NODE --dir DIR
@@ -42,6 +42,7 @@ let clusterCommand = Command(
           --base-port P        default 7100
           --snapshot-every N   snapshotEveryEntries for every node (default 10000)
           --spares N           0...5 extra prepared nodes (default 0)
+          --restore BACKUP     seed every founding node from a 'lifeline backup' file first
           --signal NAME        for kill: KILL (default), TERM, STOP or CONT
 
         Example:
@@ -54,7 +55,7 @@ let clusterCommand = Command(
         Exit codes: 0 ok, 1 failed (e.g. no leader within 30 s), 2 usage.
         """,
     run: { arguments in
-        let options = try OptionParser(arguments, valued: ["nodes", "dir", "base-port", "snapshot-every", "spares", "signal"])
+        let options = try OptionParser(arguments, valued: ["nodes", "dir", "base-port", "snapshot-every", "spares", "signal", "restore"])
         guard let action = options.positional.first else {
             throw UsageError("want 'cluster up', 'down', 'kill NODE' or 'start NODE'")
         }
@@ -70,7 +71,8 @@ let clusterCommand = Command(
             let base = try options.int("base-port", default: 7100, range: 1024...65_000)
             let snapshotEvery = try options.int("snapshot-every", default: 10_000, range: 2...100_000_000)
             let spares = try options.int("spares", default: 0, range: 0...5)
-            return try LocalCluster.up(nodes: nodes, spares: spares, directory: absolute, basePort: base, snapshotEvery: snapshotEvery)
+            return try LocalCluster.up(nodes: nodes, spares: spares, directory: absolute, basePort: base, snapshotEvery: snapshotEvery,
+                                       restore: options.value("restore"))
         case "down":
             return try LocalCluster.down(directory: absolute)
         case "kill":
@@ -89,8 +91,9 @@ enum LocalCluster {
     static let leaderWaitMs: UInt64 = 30_000
     static let stopGraceMs: UInt64 = 10_000
 
-    static func up(nodes: Int, spares: Int, directory: String, basePort: Int, snapshotEvery: Int) throws -> Int32 {
+    static func up(nodes: Int, spares: Int, directory: String, basePort: Int, snapshotEvery: Int, restore: String? = nil) throws -> Int32 {
         let fileManager = FileManager.default
+        if let restore, !fileManager.fileExists(atPath: restore) { throw CommandFailure("cannot read the backup \(restore)") }
         if fileManager.fileExists(atPath: ClusterFile.path(in: directory)) {
             throw CommandFailure("\(directory) already holds a cluster; run 'lifeline cluster down --dir \(directory)' or pick another --dir")
         }
@@ -129,6 +132,18 @@ enum LocalCluster {
         }
         var file = ClusterFile(nodes: entries, caFile: bundle.caFile, certFile: bundle.certFile("ops"), keyFile: bundle.keyFile("ops"))
         try file.write(to: directory)
+        if let restore {
+            for entry in file.nodes.prefix(nodes) {
+                let config: NodeConfig
+                do {
+                    config = try NodeConfig.load(path: entry.config)
+                } catch {
+                    throw CommandFailure("\(error)")
+                }
+                let (image, _) = try restoreBackup(file: restore, into: config)
+                print("\(entry.node): restored from \(restore) (index \(image.index), state \(image.stateHash))")
+            }
+        }
         let executable = ProcessControl.currentExecutable()
         for index in 0..<nodes {
             let entry = file.nodes[index]

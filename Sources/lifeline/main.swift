@@ -11,6 +11,8 @@ let commands: [Command] = [
     statusCommand,
     membersCommand,
     transferLeaderCommand,
+    backupCommand,
+    restoreCommand,
     simulateCommand,
     certsCommand,
     benchCommand,

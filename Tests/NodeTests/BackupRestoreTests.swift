@@ -1,0 +1,51 @@
+import Foundation
+import Node
+import Testing
+
+/// `lifeline backup` and `lifeline restore` (through `cluster up --restore`): a
+/// new cluster carries on from a consistent copy of an old one; a damaged or
+/// foreign file is refused and nothing is written.
+@Suite(.serialized) struct BackupRestoreTests {
+    @Test func aNewClusterRestoredFromABackupHasTheSameStateAndCommits() throws {
+        let source = try TestCluster(nodes: 3, slot: 6)
+        defer { source.down() }
+        guard let leader = source.awaitLeader(among: ["a", "b", "c"]) else { return }
+        #expect(source.put(through: leader, keys: 0..<25, prefix: "kept") == 25)
+        let out = source.directory + "/backup.llbk"
+        let (status, output) = TestCluster.run(["backup", "--cluster", source.directory, "--node", leader, "--out", out])
+        try #require(status == 0, "\(output)")
+        let image = try BackupImage(decoding: Array(try #require(FileManager.default.contents(atPath: out))))
+        #expect(image.index >= 25)
+        #expect(image.stateHash == source.view(leader)?["stateHash"] as? String)
+        let again = TestCluster.run(["backup", "--cluster", source.directory, "--out", out])
+        #expect(again.0 == 1 && again.1.contains("already exists"), "an existing backup must never be overwritten")
+
+        // A damaged copy: one flipped byte in the middle. Restore refuses and writes nothing.
+        var damaged = Array(try #require(FileManager.default.contents(atPath: out)))
+        damaged[damaged.count / 2] ^= 0x40
+        let damagedFile = source.directory + "/damaged.llbk"
+        try Data(damaged).write(to: URL(fileURLWithPath: damagedFile))
+        let config = source.file.nodes[0].config
+        let dataDir = source.directory + "/restore-check"
+        let configText = try String(contentsOfFile: config, encoding: .utf8).replacingOccurrences(of: "\"data/a\"", with: "\"restore-check\"")
+        let otherConfig = source.directory + "/restore-check.json"
+        try configText.write(toFile: otherConfig, atomically: true, encoding: .utf8)
+        let refused = TestCluster.run(["restore", "--file", damagedFile, "--config", otherConfig])
+        #expect(refused.0 == 1 && refused.1.contains("SHA-256"), "\(refused.1)")
+        #expect(!FileManager.default.fileExists(atPath: dataDir + "/raft.db"), "a refused restore wrote a database")
+        // Into a data directory that already holds state: refused, the database untouched.
+        let liveConfig = source.file.nodes.first { $0.node == leader }!.config
+        let busy = TestCluster.run(["restore", "--file", out, "--config", liveConfig])
+        #expect(busy.0 == 1 && busy.1.contains("already holds state"), "\(busy.1)")
+
+        let restored = try TestCluster(nodes: 3, slot: 7, extra: ["--restore", out])
+        defer { restored.down() }
+        guard let newLeader = restored.awaitLeader(among: ["a", "b", "c"]) else { return }
+        #expect(restored.waitUntil(timeoutMs: 30_000) { restored.converged(["a", "b", "c"], atLeast: image.index) })
+        #expect(restored.view(newLeader)?["stateHash"] as? String == image.stateHash)
+        #expect(restored.put(through: newLeader, keys: 0..<5, prefix: "new") == 5)
+        let applied = (restored.view(newLeader)?["appliedIndex"] as? NSNumber)?.uint64Value ?? 0
+        #expect(restored.waitUntil(timeoutMs: 30_000) { restored.converged(["a", "b", "c"], atLeast: applied) })
+        #expect(restored.view(newLeader)?["stateHash"] as? String != image.stateHash)
+    }
+}
