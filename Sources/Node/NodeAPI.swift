@@ -110,6 +110,25 @@ public enum NodeAPI {
             }
             return outcome(runtime.propose(KeyValueStateMachine.command(.put, key: key, value: request.body)), created: false)
         }
+        router.add("GET", "/v1/kv/{key}") { _, parameters in
+            let key = parameters["key"] ?? ""
+            guard !key.isEmpty, key.utf8.count <= KeyValueStateMachine.keyBytesMax else {
+                return .error(400, code: "invalid_key", message: "key must be 1...\(KeyValueStateMachine.keyBytesMax) bytes")
+            }
+            // [found byte] + value, read linearizably on this node.
+            let outcome = runtime.read { machine in
+                guard let value = (machine as? KeyValueStateMachine)?.values[key] else { return [0] }
+                return [1] + value
+            }
+            switch outcome {
+            case .applied(let index, let result):
+                guard result.first == 1 else { return .error(404, code: "not_found", message: "no value for this key") }
+                return HTTPResponse(status: 200, headers: [("content-type", "application/octet-stream"), ("x-lifeline-read-index", "\(index)")],
+                                    body: Array(result.dropFirst()))
+            case .failed(let status, let code, let message):
+                return .error(status, code: code, message: message)
+            }
+        }
         router.add("DELETE", "/v1/kv/{key}") { _, parameters in
             let key = parameters["key"] ?? ""
             guard !key.isEmpty, key.utf8.count <= KeyValueStateMachine.keyBytesMax else {

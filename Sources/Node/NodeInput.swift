@@ -29,6 +29,9 @@ enum ProposalReply: Sendable {
 }
 
 /// Everything the node loop reads from its one bounded inbox.
+/// A read-only question to the replicated state machine; runs on the loop thread.
+public typealias ReadQuery = @Sendable (any ReplicatedStateMachine) -> [UInt8]
+
 public enum NodeInput: Sendable {
     /// Raft messages from a peer link.
     case peerMessages([Message])
@@ -44,6 +47,9 @@ public enum NodeInput: Sendable {
     case confChange(ConfChange, completion: Completion<ProposalOutcome>, deadline: UInt64)
     /// Ask the leader to hand leadership to `to`.
     case transferLeader(to: NodeID, completion: Completion<ProposalOutcome>)
+    /// A linearizable read: `query` runs on the state machine once this node has
+    /// applied up to a read index the leader confirmed with a quorum (ReadIndex).
+    case read(query: ReadQuery, completion: Completion<ProposalOutcome>, deadline: UInt64)
     /// A consistent copy of the applied state, for `lifeline backup`.
     case backup(completion: Completion<BackupImage>)
     /// Stop: transfer leadership if leader (bounded), flush, and end the loop.

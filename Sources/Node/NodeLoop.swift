@@ -31,6 +31,9 @@ final class NodeLoop {
     /// Commands this follower forwarded, by request id.
     var forwarded: [UInt64: (completion: Completion<ProposalOutcome>, deadline: UInt64)] = [:]
     var nextRequestID: UInt64 = 1
+    /// Linearizable reads waiting for their read index, then for it to apply.
+    var reads: [UInt64: PendingRead] = [:]
+    var nextReadID: UInt64 = 1
     var hashDirty = true
     var stateHash = ""
     var stopping = false
@@ -146,6 +149,8 @@ final class NodeLoop {
                 return
             }
             completion.complete(.applied(index: core.status.commit, result: []))
+        case .read(let query, let completion, let deadline):
+            startRead(query, completion: completion, deadline: deadline)
         case .backup(let completion):
             completion.complete(BackupImage(
                 clusterID: config.clusterID, node: config.node, index: applied, term: appliedTerm,
@@ -245,6 +250,8 @@ final class NodeLoop {
             // 3. Apply.
             if let snapshot = ready.snapshot { try restore(snapshot) }
             for entry in ready.committedEntries { apply(entry) }
+            noteReadStates(ready.readStates)
+            serveReads()
             for trace in ready.traces { log.info("raft.\(trace.name)", trace.fields) }
             // 4. Advance.
             core.advance(ready)
@@ -339,6 +346,7 @@ final class NodeLoop {
 
     func expireWaiters() {
         let now = MonotonicClock.nowNs()
+        expireReads(now: now)
         for (id, waiting) in forwarded where waiting.deadline <= now {
             forwarded[id] = nil
             waiting.completion.complete(.failed(status: 504, code: "timeout", message: "the leader did not answer in time; the command may still apply"))

@@ -116,6 +116,18 @@ public final class NodeRuntime: Sendable {
         return .failed(status: 504, code: "timeout", message: "\(target) did not take over in time")
     }
 
+    /// Runs `query` on the state machine linearizably (ReadIndex: the answer
+    /// reflects every write acknowledged before the call), or fails with 503/504.
+    public func read(timeoutMs: UInt64 = writeTimeoutMsDefault, _ query: @escaping ReadQuery) -> ProposalOutcome {
+        let completion = Completion<ProposalOutcome>()
+        let deadline = MonotonicClock.nowNs() + timeoutMs * 1_000_000
+        guard inbox.push(.read(query: query, completion: completion, deadline: deadline)) else {
+            return .failed(status: 503, code: "busy", message: "the node's inbox is full; retry shortly")
+        }
+        return completion.wait(timeoutMs: timeoutMs)
+            ?? .failed(status: 504, code: "timeout", message: "the read did not complete in time")
+    }
+
     /// A consistent copy of this node's applied state (see `BackupImage`), or nil
     /// when the loop does not answer within `timeoutMs`.
     public func backup(timeoutMs: UInt64 = writeTimeoutMsDefault) -> BackupImage? {
