@@ -1,0 +1,102 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+@testable import Node
+import Testing
+import Transport
+
+/// The HTTP server against clients that misbehave: bytes that are not HTTP, a
+/// request that never finishes, a body over the limit, more connections than
+/// allowed. Each gets its error and is closed; the server keeps answering.
+@Suite struct HTTPServerTests {
+    final class Served: @unchecked Sendable {
+        let server: HTTPServer
+        let port: UInt16
+        init(limits: HTTPLimits) throws {
+            let listener = try TCPListener(host: "127.0.0.1", port: 0)
+            port = listener.port
+            let quiet = Log(node: "http-test", minimumLevel: .error, fileDescriptor: open("/dev/null", O_WRONLY))
+            server = HTTPServer(acceptor: APIAcceptor(listener: listener, context: nil, log: quiet), limits: limits, log: quiet) { request in
+                if request.path == "/slow" { ProcessControl.pause(ms: 1_000) }
+                return NodeAPI.json(200, ["path": request.path])
+            }
+            server.start()
+        }
+        deinit { server.stop() }
+
+        func connect() throws -> PlainConnection {
+            try connectPlain(host: "127.0.0.1", port: port, deadline: .after(milliseconds: 2_000))
+        }
+
+        /// Everything the server sends until it closes the connection (or 3 s pass).
+        func readAll(_ connection: PlainConnection) -> String {
+            var bytes: [UInt8] = []
+            let deadline = Deadline.after(milliseconds: 3_000)
+            while let chunk = try? connection.read(maxBytes: 4_096, deadline: deadline) { bytes += chunk }
+            return String(decoding: bytes, as: UTF8.self)
+        }
+
+        func get(_ path: String) throws -> HTTPResponse {
+            try HTTPClient(address: HostPort(host: "127.0.0.1", port: port), connector: NodeClient.plainConnector()).send("GET", path, timeoutMs: 3_000)
+        }
+    }
+
+    static let limits = HTTPLimits(headerBytesMax: 1_024, bodyBytesMax: 4_096, headersCountMax: 16,
+                                   requestTimeoutMs: 300, idleTimeoutMs: 2_000, connectionsMax: 4)
+
+    @Test func garbageGetsA400AndTheServerGoesOn() throws {
+        let served = try Served(limits: Self.limits)
+        let connection = try served.connect()
+        var generator = SystemRandomNumberGenerator()
+        try connection.write((0..<600).map { _ in UInt8.random(in: 0...255, using: &generator) } + Array("\r\n\r\n".utf8), deadline: .after(milliseconds: 1_000))
+        #expect(served.readAll(connection).hasPrefix("HTTP/1.1 400"))
+        #expect(try served.get("/after").status == 200)
+    }
+
+    @Test func aRequestThatNeverFinishesTimesOutWith408() throws {
+        let served = try Served(limits: Self.limits)
+        let connection = try served.connect()
+        try connection.write(Array("GET /slowloris HTTP/1.1\r\nhost: x\r\n".utf8), deadline: .after(milliseconds: 1_000))
+        let answer = served.readAll(connection)
+        #expect(answer.hasPrefix("HTTP/1.1 408"), "\(answer)")
+        #expect(answer.contains("request_timeout"))
+    }
+
+    @Test func oversizedHeadersAndBodiesAreRefusedBeforeTheyAreRead() throws {
+        let served = try Served(limits: Self.limits)
+        let body = try served.connect()
+        try body.write(Array("PUT /v1/kv/x HTTP/1.1\r\nhost: x\r\ncontent-length: 1000000\r\n\r\n".utf8), deadline: .after(milliseconds: 1_000))
+        #expect(served.readAll(body).hasPrefix("HTTP/1.1 413"))
+        let headers = try served.connect()
+        try headers.write(Array(("GET / HTTP/1.1\r\nx-padding: " + String(repeating: "a", count: 2_000) + "\r\n\r\n").utf8), deadline: .after(milliseconds: 1_000))
+        let answer = served.readAll(headers)
+        #expect(answer.hasPrefix("HTTP/1.1 431") || answer.hasPrefix("HTTP/1.1 400"), "\(answer)")
+        #expect(try served.get("/after").status == 200)
+    }
+
+    @Test func connectionsBeyondTheLimitGet503() throws {
+        let served = try Served(limits: Self.limits)
+        // Four slow requests hold every slot; the fifth connection is turned away.
+        let holders = try (0..<4).map { _ in try served.connect() }
+        for holder in holders {
+            try holder.write(Array("GET /slow HTTP/1.1\r\nhost: x\r\n\r\n".utf8), deadline: .after(milliseconds: 1_000))
+        }
+        #expect(Self.eventually { served.server.openConnections == 4 })
+        let extra = try served.connect()
+        #expect(served.readAll(extra).hasPrefix("HTTP/1.1 503"))
+        for holder in holders { #expect(served.readAll(holder).hasPrefix("HTTP/1.1 200")) }
+        for holder in holders { holder.close() }
+        #expect(Self.eventually { served.server.openConnections == 0 })
+        #expect(try served.get("/after").status == 200)
+    }
+
+    static func eventually(_ condition: () -> Bool) -> Bool {
+        let deadline = MonotonicClock.deadline(afterMs: 5_000)
+        while MonotonicClock.now() < deadline {
+            if condition() { return true }
+            ProcessControl.pause(ms: 10)
+        }
+        return condition()
+    }
+}
