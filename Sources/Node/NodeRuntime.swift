@@ -76,24 +76,29 @@ public final class NodeRuntime: Sendable {
     /// Proposes an application command and waits until it applies (at the leader,
     /// through forwarding when this node is a follower) or `timeoutMs` passes.
     public func propose(_ command: [UInt8], timeoutMs: UInt64 = writeTimeoutMsDefault) -> ProposalOutcome {
+        submit(timeoutMs: timeoutMs, late: "the command did not apply in time; it may still apply") { completion, deadline in
+            .propose(command: command, completion: completion, deadline: deadline)
+        }
+    }
+
+    /// Pushes the input `make` builds (with a fresh completion and the deadline
+    /// `timeoutMs` from now) and waits for its answer; 503 when the inbox is full,
+    /// 504 with `late` when no answer comes in time.
+    func submit(timeoutMs: UInt64, late: String,
+                _ make: (Completion<ProposalOutcome>, _ deadline: UInt64) -> NodeInput) -> ProposalOutcome {
         let completion = Completion<ProposalOutcome>()
         let deadline = MonotonicClock.nowNs() + timeoutMs * 1_000_000
-        guard inbox.push(.propose(command: command, completion: completion, deadline: deadline)) else {
+        guard inbox.push(make(completion, deadline)) else {
             return .failed(status: 503, code: "busy", message: "the node's inbox is full; retry shortly")
         }
-        return completion.wait(timeoutMs: timeoutMs)
-            ?? .failed(status: 504, code: "timeout", message: "the command did not apply in time; it may still apply")
+        return completion.wait(timeoutMs: timeoutMs) ?? .failed(status: 504, code: "timeout", message: late)
     }
 
     /// Proposes a membership change at the leader and waits until it applies.
     public func changeMembers(_ change: ConfChange, timeoutMs: UInt64 = writeTimeoutMsDefault) -> ProposalOutcome {
-        let completion = Completion<ProposalOutcome>()
-        let deadline = MonotonicClock.nowNs() + timeoutMs * 1_000_000
-        guard inbox.push(.confChange(change, completion: completion, deadline: deadline)) else {
-            return .failed(status: 503, code: "busy", message: "the node's inbox is full; retry shortly")
+        submit(timeoutMs: timeoutMs, late: "the change did not apply in time; it may still apply") { completion, deadline in
+            .confChange(change, completion: completion, deadline: deadline)
         }
-        return completion.wait(timeoutMs: timeoutMs)
-            ?? .failed(status: 504, code: "timeout", message: "the change did not apply in time; it may still apply")
     }
 
     /// Asks the leader to transfer leadership to `target`, then waits until this
@@ -119,13 +124,9 @@ public final class NodeRuntime: Sendable {
     /// Runs `query` on the state machine linearizably (ReadIndex: the answer
     /// reflects every write acknowledged before the call), or fails with 503/504.
     public func read(timeoutMs: UInt64 = writeTimeoutMsDefault, _ query: @escaping ReadQuery) -> ProposalOutcome {
-        let completion = Completion<ProposalOutcome>()
-        let deadline = MonotonicClock.nowNs() + timeoutMs * 1_000_000
-        guard inbox.push(.read(query: query, completion: completion, deadline: deadline)) else {
-            return .failed(status: 503, code: "busy", message: "the node's inbox is full; retry shortly")
+        submit(timeoutMs: timeoutMs, late: "the read did not complete in time") { completion, deadline in
+            .read(query: query, completion: completion, deadline: deadline)
         }
-        return completion.wait(timeoutMs: timeoutMs)
-            ?? .failed(status: 504, code: "timeout", message: "the read did not complete in time")
     }
 
     /// A consistent copy of this node's applied state (see `BackupImage`), or nil
