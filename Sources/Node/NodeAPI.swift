@@ -10,6 +10,7 @@ public enum NodeAPI {
         addMemberRoutes(&router, runtime)
         addKeyValueRoutes(&router, runtime)
         addBackupRoute(&router, runtime)
+        addContactCenterRoutes(&router, runtime)
         return router
     }
 
@@ -108,7 +109,7 @@ public enum NodeAPI {
             guard request.body.count <= KeyValueStateMachine.valueBytesMax else {
                 return .error(413, code: "value_too_large", message: "value exceeds \(KeyValueStateMachine.valueBytesMax) bytes")
             }
-            return outcome(runtime.propose(KeyValueStateMachine.command(.put, key: key, value: request.body)), created: false)
+            return outcome(runtime.propose(LifelineStateMachine.keyValueCommand(KeyValueStateMachine.command(.put, key: key, value: request.body))), created: false)
         }
         router.add("GET", "/v1/kv/{key}") { _, parameters in
             let key = parameters["key"] ?? ""
@@ -117,7 +118,7 @@ public enum NodeAPI {
             }
             // [found byte] + value, read linearizably on this node.
             let outcome = runtime.read { machine in
-                guard let value = (machine as? KeyValueStateMachine)?.values[key] else { return [0] }
+                guard let value = (machine as? LifelineStateMachine)?.keyValue.values[key] else { return [0] }
                 return [1] + value
             }
             switch outcome {
@@ -134,7 +135,7 @@ public enum NodeAPI {
             guard !key.isEmpty, key.utf8.count <= KeyValueStateMachine.keyBytesMax else {
                 return .error(400, code: "invalid_key", message: "key must be 1...\(KeyValueStateMachine.keyBytesMax) bytes")
             }
-            return outcome(runtime.propose(KeyValueStateMachine.command(.delete, key: key)), created: false)
+            return outcome(runtime.propose(LifelineStateMachine.keyValueCommand(KeyValueStateMachine.command(.delete, key: key))), created: false)
         }
     }
 

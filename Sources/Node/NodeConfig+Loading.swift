@@ -53,7 +53,7 @@ struct ConfigWalker {
         guard let object = self.object(value, at: "") else { return nil }
         let known: Set<String> = [
             "node", "site", "clusterID", "dataDir", "peerListen", "apiListen", "peers", "tls", "raft",
-            "snapshotEveryEntries", "apiPlainHTTP", "join", "advertisePeer", "advertiseAPI",
+            "snapshotEveryEntries", "apiPlainHTTP", "join", "advertisePeer", "advertiseAPI", "siteDownAfterMs",
         ]
         unknownKeys(object, known: known, at: "")
         let node = nodeID(object["node"], at: "node")
@@ -77,6 +77,9 @@ struct ConfigWalker {
             ? 10_000 : uint(object["snapshotEveryEntries"], at: "snapshotEveryEntries", range: NodeConfig.snapshotEveryEntriesRange)
         let plain = object["apiPlainHTTP"] == nil ? false : bool(object["apiPlainHTTP"], at: "apiPlainHTTP")
         let join = object["join"] == nil ? false : bool(object["join"], at: "join")
+        let siteDownAfter = object["siteDownAfterMs"] == nil
+            ? nil : uint(object["siteDownAfterMs"], at: "siteDownAfterMs", range: NodeConfig.siteDownAfterMsRange)
+        let siteDownAfterValid = object["siteDownAfterMs"] == nil || siteDownAfter != nil
         if plain == true, let apiListen, !apiListen.isLoopback {
             problem("apiPlainHTTP", "plain HTTP is allowed only when apiListen is a loopback address, not \(apiListen)")
         }
@@ -84,13 +87,15 @@ struct ConfigWalker {
             problem("apiListen", "\(apiListen) is also peerListen")
         }
         guard let node, let site, let clusterID, let dataDir, let peerListen, let apiListen, let peers, let tls,
-              let raft, let snapshotEvery, let plain, let join, let advertisePeer, let advertiseAPI
+              let raft, let snapshotEvery, let plain, let join, let advertisePeer, let advertiseAPI, siteDownAfterValid
         else { return nil }
-        return NodeConfig(
+        var config = NodeConfig(
             node: node, site: site, clusterID: clusterID, dataDir: dataDir, peerListen: peerListen,
             apiListen: apiListen, peers: peers, tls: tls, raft: raft, snapshotEveryEntries: snapshotEvery,
             apiPlainHTTP: plain, join: join, advertisePeer: advertisePeer, advertiseAPI: advertiseAPI
         )
+        config.siteDownAfterMs = siteDownAfter
+        return config
     }
 
     mutating func peers(_ value: Any?, at path: String, selfID: NodeID?) -> [PeerConfig]? {

@@ -117,6 +117,13 @@ public struct NodeConfig: Sendable, Equatable {
     public var advertisePeer: HostPort
     /// This node's own API address as others reach it (defaults to `apiListen`).
     public var advertiseAPI: HostPort
+    /// How long the leader waits without hearing from any node of a site before it
+    /// marks the site down and reroutes its calls (nil: 3 × raft.electionMs).
+    public var siteDownAfterMs: UInt64?
+
+    /// `siteDownAfterMs` or its default.
+    public var siteDownAfter: UInt64 { siteDownAfterMs ?? raft.electionMs * 3 }
+    public static let siteDownAfterMsRange: ClosedRange<UInt64> = 100...3_600_000
 
     public static let peersMax = 63
     public static let snapshotEveryEntriesRange: ClosedRange<UInt64> = 2...100_000_000

@@ -50,6 +50,9 @@ public enum NodeInput: Sendable {
     /// A linearizable read: `query` runs on the state machine once this node has
     /// applied up to a read index the leader confirmed with a quorum (ReadIndex).
     case read(query: ReadQuery, completion: Completion<ProposalOutcome>, deadline: UInt64)
+    /// A read of this node's applied state as it is now (may lag the leader):
+    /// for polling, never for decisions.
+    case localRead(query: ReadQuery, completion: Completion<ProposalOutcome>)
     /// A consistent copy of the applied state, for `lifeline backup`.
     case backup(completion: Completion<BackupImage>)
     /// Stop: transfer leadership if leader (bounded), flush, and end the loop.

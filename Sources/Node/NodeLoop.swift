@@ -34,6 +34,8 @@ final class NodeLoop {
     /// Linearizable reads waiting for their read index, then for it to apply.
     var reads: [UInt64: PendingRead] = [:]
     var nextReadID: UInt64 = 1
+    /// The application's duties while leader (see NodeLoop+Application.swift).
+    var duties = ApplicationDuties()
     var hashDirty = true
     var stateHash = ""
     var stopping = false
@@ -104,6 +106,7 @@ final class NodeLoop {
             for input in inputs { handle(input) }
             try handleReady()
             expireWaiters()
+            performLeaderDuties()
             if inputs.isEmpty && hashDirty {
                 stateHash = machine.stateHash
                 hashDirty = false
@@ -123,6 +126,7 @@ final class NodeLoop {
     func handle(_ input: NodeInput) {
         switch input {
         case .peerMessages(let messages):
+            if let from = messages.first?.from { duties.heard[from] = MonotonicClock.nowNs() }
             for message in messages where message.to == config.node {
                 core.step(message)
             }
@@ -151,6 +155,8 @@ final class NodeLoop {
             completion.complete(.applied(index: core.status.commit, result: []))
         case .read(let query, let completion, let deadline):
             startRead(query, completion: completion, deadline: deadline)
+        case .localRead(let query, let completion):
+            completion.complete(.applied(index: applied, result: query(machine)))
         case .backup(let completion):
             completion.complete(BackupImage(
                 clusterID: config.clusterID, node: config.node, index: applied, term: appliedTerm,
@@ -175,7 +181,7 @@ final class NodeLoop {
                 return
             }
             do {
-                let ticket = try core.propose(command)
+                let ticket = try core.propose(stamp(command))
                 pending[ticket.index] = (ticket.term, reply, deadline)
             } catch {
                 answer(reply, .failed(status: 503, code: "proposal_refused", message: "\(error)"))

@@ -129,6 +129,14 @@ public final class NodeRuntime: Sendable {
         }
     }
 
+    /// Runs `query` on this node's applied state as it is now (no round trip to
+    /// the leader; may be slightly behind it).
+    public func localRead(timeoutMs: UInt64 = writeTimeoutMsDefault, _ query: @escaping ReadQuery) -> ProposalOutcome {
+        submit(timeoutMs: timeoutMs, late: "the loop did not answer in time") { completion, _ in
+            .localRead(query: query, completion: completion)
+        }
+    }
+
     /// A consistent copy of this node's applied state (see `BackupImage`), or nil
     /// when the loop does not answer within `timeoutMs`.
     public func backup(timeoutMs: UInt64 = writeTimeoutMsDefault) -> BackupImage? {

@@ -43,7 +43,7 @@ public enum NodeServer {
 
     /// The replicated application every node of this build runs (also what
     /// `lifeline restore` loads a backup into to check it).
-    public static func makeStateMachine() -> any ReplicatedStateMachine { KeyValueStateMachine() }
+    public static func makeStateMachine() -> any ReplicatedStateMachine { LifelineStateMachine() }
 
     /// How long a stopping node waits for its loop (leadership transfer, flush).
     public static let stopTimeoutMs: UInt64 = 10_000

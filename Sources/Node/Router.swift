@@ -5,6 +5,7 @@ public struct Router: Sendable {
 
     struct Route: Sendable {
         var method: String
+        var pattern: String
         var segments: [String]
         var handler: Handler
     }
@@ -17,8 +18,12 @@ public struct Router: Sendable {
     public mutating func add(_ method: String, _ pattern: String, _ handler: @escaping Handler) {
         let segments = Router.segments(pattern)
         precondition(!routes.contains { $0.method == method && $0.segments == segments }, "route \(method) \(pattern) added twice")
-        routes.append(Route(method: method, segments: segments, handler: handler))
+        routes.append(Route(method: method, pattern: pattern, segments: segments, handler: handler))
     }
+
+    /// Every registered route as "METHOD /pattern", in registration order: what
+    /// Docs/openapi.json must describe, and what an access matrix is keyed by.
+    public var table: [String] { routes.map { "\($0.method) \($0.pattern)" } }
 
     /// The response for `request`: the route's, or 404 (no such path) / 405 (path
     /// exists, method does not) as JSON errors.

@@ -1,0 +1,276 @@
+import ContactCenter
+import Foundation
+import Raft
+
+/// What every node replicates: the contact center (queues, tasks, agents,
+/// sites, KPIs) and the raw key-value store that benchmarks and tests write.
+///
+/// A command is one tag byte and its payload:
+/// - `1` + a `KeyValueStateMachine` command;
+/// - `2` + a UTF-8 JSON object `{"v":1,"op":...,"at":ms,...}`: a contact-center
+///   command in the API's names (queue, agent, site and skill names, patient
+///   references). `apply` maps names to the core's numeric ids, assigning new
+///   ids in apply order, so every replica assigns the same ones.
+///
+/// Contact-center commands carry no PHI: patients appear only as the opaque
+/// reference the client chose. `at` is set by the leader (`stamped`); `apply`
+/// never reads a clock, and never lets time go backwards.
+public struct LifelineStateMachine: NodeApplication {
+    enum Tag: UInt8 {
+        case keyValue = 1
+        case contact = 2
+    }
+
+    public static let commandVersion = 1
+    static let snapshotVersion: UInt8 = 1
+    public static let nameBytesMax = 64
+    public static let commandBytesMax = 16 * 1024
+
+    public private(set) var keyValue = KeyValueStateMachine()
+    public private(set) var center = ContactCenterState()
+    public private(set) var names = NameRegistry()
+    /// Sites drained for maintenance: down on purpose, so the failure detector
+    /// must not bring them back up.
+    public private(set) var drained: Set<String> = []
+    public private(set) var clockMs: UInt64 = 0
+
+    public init() {}
+
+    // MARK: - Building commands
+
+    public static func keyValueCommand(_ command: [UInt8]) -> [UInt8] { [Tag.keyValue.rawValue] + command }
+
+    /// A contact-center command from its JSON fields (`op` and the operation's
+    /// fields; `v` and `at` are added). The leader sets `at` when it accepts it.
+    public static func contactCommand(_ op: String, _ fields: [String: Any] = [:]) -> [UInt8] {
+        var object = fields
+        object["v"] = commandVersion
+        object["op"] = op
+        object["at"] = 0
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
+        return [Tag.contact.rawValue] + Array(data)
+    }
+
+    // MARK: - NodeApplication
+
+    public func stamped(_ command: [UInt8], atMs: UInt64) -> [UInt8] {
+        guard command.first == Tag.contact.rawValue, command.count <= Self.commandBytesMax,
+              var object = (try? JSONSerialization.jsonObject(with: Data(command.dropFirst()))) as? [String: Any]
+        else { return command }
+        object["at"] = atMs
+        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return command }
+        return [Tag.contact.rawValue] + Array(data)
+    }
+
+    public func periodicCommand() -> [UInt8]? { Self.contactCommand("tick") }
+
+    public func siteCommands(known: [String], reachable: Set<String>) -> [[UInt8]] {
+        var commands: [[UInt8]] = []
+        for site in known where names.site(site) == nil && NameRegistry.isValidName(site) {
+            commands.append(Self.contactCommand("addSite", ["site": site]))
+        }
+        for (name, id) in names.sites.sorted(by: { $0.key < $1.key }) where !drained.contains(name) {
+            guard let up = center.isSiteUp(id) else { continue }
+            if up && !reachable.contains(name) {
+                commands.append(Self.contactCommand("siteDown", ["site": name]))
+            } else if !up && reachable.contains(name) {
+                commands.append(Self.contactCommand("siteUp", ["site": name]))
+            }
+        }
+        return commands
+    }
+
+    // MARK: - Apply
+
+    public mutating func apply(index: UInt64, command: [UInt8]) -> [UInt8] {
+        switch command.first.flatMap(Tag.init(rawValue:)) {
+        case .keyValue:
+            return keyValue.apply(index: index, command: Array(command.dropFirst()))
+        case .contact:
+            return Self.encode(applyContact(Array(command.dropFirst())))
+        case nil:
+            return Self.encode(.failure(code: "invalid_command", message: "unknown command tag"))
+        }
+    }
+
+    /// What a contact-center command did, as the API shows it.
+    public enum Outcome {
+        case applied(CommandResult)
+        case failure(code: String, message: String)
+    }
+
+    mutating func applyContact(_ payload: [UInt8]) -> Outcome {
+        guard payload.count <= Self.commandBytesMax,
+              let object = (try? JSONSerialization.jsonObject(with: Data(payload))) as? [String: Any]
+        else { return .failure(code: "invalid_command", message: "the command is not a JSON object") }
+        var fields = Fields(object)
+        guard fields.int("v") == Self.commandVersion else {
+            return .failure(code: "invalid_command", message: "unsupported command version")
+        }
+        guard let op = fields.string("op") else { return .failure(code: "invalid_command", message: "op is missing") }
+        let at = max(fields.uint64("at") ?? 0, center.now, clockMs)
+        guard at <= ContactCenterState.timeMsMax else { return .failure(code: "invalid_command", message: "at is out of range") }
+        let translated: Result<ContactCommand, CommandError>
+        var registry = names
+        var drainedAfter = drained
+        do {
+            translated = .success(try translate(op, &fields, &registry, &drainedAfter))
+        } catch {
+            translated = .failure(error)
+        }
+        switch translated {
+        case .failure(let error):
+            return .failure(code: error.code, message: error.message)
+        case .success(let command):
+            let result = center.apply(CommandEnvelope(at: at, command))
+            clockMs = max(clockMs, at)
+            guard result.isApplied else { return .applied(result) }
+            // Names and drain marks change only with an applied command.
+            names = registry
+            drained = drainedAfter
+            return .applied(result)
+        }
+    }
+
+    struct CommandError: Error {
+        var code: String
+        var message: String
+        init(_ code: String, _ message: String) {
+            self.code = code
+            self.message = message
+        }
+    }
+
+    func translate(_ op: String, _ fields: inout Fields, _ registry: inout NameRegistry, _ drainedAfter: inout Set<String>) throws(CommandError) -> ContactCommand {
+        switch op {
+        case "tick":
+            return .tick
+        case "addSite":
+            let site = try fields.name("site")
+            if registry.site(site) != nil { throw CommandError("conflict", "site \(site) exists") }
+            return .addSite(try registry.assignSite(site))
+        case "siteDown", "drain":
+            let site = try fields.name("site")
+            guard let id = registry.site(site) else { throw CommandError("unknown_site", "no site \(site)") }
+            if op == "drain" { drainedAfter.insert(site) }
+            return .siteDown(id)
+        case "siteUp", "resume":
+            let site = try fields.name("site")
+            guard let id = registry.site(site) else { throw CommandError("unknown_site", "no site \(site)") }
+            if op == "resume" { drainedAfter.remove(site) }
+            return .siteUp(id)
+        case "defineQueue":
+            return .defineQueue(try ContactJSON.queueConfig(&fields, &registry))
+        case "registerAgent":
+            return .registerAgent(try ContactJSON.agentConfig(&fields, &registry))
+        case "presence":
+            let agent = try fields.agent(registry)
+            return .setPresence(agent, try fields.enumeration("presence", ContactJSON.presences))
+        case "enqueue":
+            let queue = try fields.queue(registry, "queue")
+            let site = try fields.name("site")
+            guard let siteID = registry.site(site) else { throw CommandError("unknown_site", "no site \(site)") }
+            let patient = try registry.assignPatient(try fields.reference("patient"))
+            let priority = try fields.bounded("priority", 0...255, default: 0)
+            return .enqueue(NewTask(
+                queue: queue, channel: try fields.enumeration("channel", ContactJSON.channels),
+                callType: try fields.enumeration("callType", ContactJSON.callTypes), priority: UInt8(priority),
+                patient: patient, site: siteID, callbackAt: fields.uint64("callbackAt") ?? 0
+            ))
+        case "accept", "decline", "wrapUp":
+            let task = try fields.task()
+            let agent = try fields.agent(registry)
+            let token = try fields.token()
+            switch op {
+            case "accept": return .accept(task, agent, token: token)
+            case "decline": return .decline(task, agent, token: token)
+            default: return .wrapUp(task, agent, token: token)
+            }
+        case "complete":
+            let task = try fields.task()
+            let agent = try fields.agent(registry)
+            let token = try fields.token()
+            return .complete(task, agent, token: token, try ContactJSON.disposition(&fields))
+        case "abandon":
+            return .abandon(try fields.task())
+        case "callback":
+            let task = try fields.task()
+            return .requestCallback(task, dueAt: fields.uint64("dueAt") ?? 0)
+        case "transfer":
+            let task = try fields.task()
+            let agent = try fields.agent(registry)
+            let token = try fields.token()
+            return .transfer(task, agent, token: token, to: try fields.queue(registry, "to"))
+        case "escalate":
+            let task = try fields.task()
+            let agent = try fields.agent(registry)
+            let token = try fields.token()
+            let to = try fields.queue(registry, "to")
+            return .escalate(task, agent, token: token, to: to, try fields.enumeration("reason", ContactJSON.escalationReasons))
+        default:
+            throw CommandError("invalid_command", "unknown op \(op)")
+        }
+    }
+
+    // MARK: - Results
+
+    static func encode(_ outcome: Outcome) -> [UInt8] {
+        let object: [String: Any]
+        switch outcome {
+        case .failure(let code, let message):
+            object = ["ok": false, "error": ["code": code, "message": message]]
+        case .applied(let result):
+            if let rejection = result.rejection {
+                object = ["ok": false, "error": ["code": ContactJSON.rejectionCode(rejection.code), "message": rejection.detail]]
+            } else {
+                var applied: [String: Any] = ["ok": true, "events": result.events.map(ContactJSON.eventName)]
+                if let task = result.task { applied["task"] = task.rawValue }
+                if let offer = result.offer {
+                    applied["offer"] = ["task": offer.task.rawValue, "agentID": offer.agent.rawValue, "token": offer.token, "expiresAt": offer.expiresAt]
+                }
+                object = applied
+            }
+        }
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
+        return Array(data)
+    }
+
+    // MARK: - Snapshot
+
+    public func snapshot() -> [UInt8] {
+        var writer = ByteWriter(capacity: 1024)
+        writer.write(Self.snapshotVersion)
+        writer.write(clockMs)
+        writer.writeBytes(keyValue.snapshot())
+        writer.writeBytes(center.snapshot())
+        names.write(to: &writer)
+        writer.write(UInt32(drained.count))
+        for site in drained.sorted() { writer.writeString(site) }
+        return writer.bytes
+    }
+
+    public mutating func restore(_ bytes: [UInt8]) throws {
+        var reader = ByteReader(bytes)
+        guard try reader.readUInt8() == Self.snapshotVersion else { throw DecodingError("unknown lifeline snapshot version", offset: 0) }
+        let clock = try reader.readUInt64()
+        var keyValue = KeyValueStateMachine()
+        try keyValue.restore(try reader.readBytes(limit: CodecLimits.snapshotBytesMax))
+        let center = try ContactCenterState(snapshot: try reader.readBytes(limit: CodecLimits.snapshotBytesMax))
+        let names = try NameRegistry.read(from: &reader)
+        let count = try reader.readUInt32()
+        var drained: Set<String> = []
+        for _ in 0..<count { drained.insert(try reader.readString(limit: Self.nameBytesMax)) }
+        try reader.expectEnd()
+        self.clockMs = clock
+        self.keyValue = keyValue
+        self.center = center
+        self.names = names
+        self.drained = drained
+    }
+
+    public var stateHash: String {
+        var hash = FNV1a64()
+        hash.add(snapshot())
+        return hash.hex
+    }
+}

@@ -1,0 +1,324 @@
+import ContactCenter
+import Foundation
+
+/// The contact center's JSON API: tasks, agents, queues and sites. Writes are
+/// contact-center commands through the log (forwarded to the leader from a
+/// follower, answered once applied); reads are linearizable (ReadIndex) except
+/// the offer long-poll, which polls this node's applied state.
+///
+/// Patient PHI (name, phone, date of birth, reason) is validated here and never
+/// enters a command, the log or a log line: only the patient's opaque reference
+/// does. The records' encrypted storage arrives with the records integration.
+extension NodeAPI {
+    static let longPollMsMax: UInt64 = 30_000
+    static let phiBytesMax = 256
+
+    static func addContactCenterRoutes(_ router: inout Router, _ runtime: NodeRuntime) {
+        addTaskRoutes(&router, runtime)
+        addAgentRoutes(&router, runtime)
+        addQueueAndSiteRoutes(&router, runtime)
+    }
+
+    // MARK: - Tasks
+
+    static func addTaskRoutes(_ router: inout Router, _ runtime: NodeRuntime) {
+        router.add("POST", "/v1/tasks") { request, _ in
+            body(request, allowed: ["queue", "channel", "callType", "priority", "patient", "reason", "site", "callbackAt"]) { fields in
+                let patient = try validatePatient(fields.raw("patient"))
+                if fields.has("reason") { _ = try fields.requiredString("reason", maxBytes: phiBytesMax) }
+                var command: [String: Any] = [
+                    "queue": try fields.name("queue"),
+                    "channel": try fields.requiredString("channel", maxBytes: 16),
+                    "callType": fields.has("callType") ? try fields.requiredString("callType", maxBytes: 32) : "general",
+                    "priority": try fields.bounded("priority", 0...255, default: 0),
+                    "patient": patient,
+                    "site": fields.has("site") ? try fields.name("site") : runtime.config.site.rawValue,
+                ]
+                if fields.has("callbackAt") {
+                    guard let due = fields.uint64("callbackAt") else { throw Fields.Failure("invalid_request", "callbackAt: ms since the epoch") }
+                    command["callbackAt"] = due
+                }
+                return contact(runtime, "enqueue", command, created: true) { result in
+                    var shown: [String: Any] = ["id": result["task"] ?? NSNull()]
+                    if let offer = result["offer"] { shown["offer"] = offer }
+                    return shown
+                }
+            }
+        }
+        router.add("GET", "/v1/tasks/{id}") { _, parameters in
+            guard let id = taskID(parameters) else { return invalidTaskID() }
+            return read(runtime) { machine in
+                machine.center.task(id).map { ContactJSON.task($0, machine) }
+            }
+        }
+        router.add("POST", "/v1/tasks/{id}/abandon") { request, parameters in
+            guard let id = taskID(parameters) else { return invalidTaskID() }
+            return body(request, allowed: [], emptyAllowed: true) { _ in contact(runtime, "abandon", ["task": id.rawValue]) }
+        }
+        router.add("POST", "/v1/tasks/{id}/callback") { request, parameters in
+            guard let id = taskID(parameters) else { return invalidTaskID() }
+            return body(request, allowed: ["dueAt"], emptyAllowed: true) { fields in
+                var command: [String: Any] = ["task": id.rawValue]
+                if fields.has("dueAt") {
+                    guard let due = fields.uint64("dueAt") else { throw Fields.Failure("invalid_request", "dueAt: ms since the epoch") }
+                    command["dueAt"] = due
+                }
+                return contact(runtime, "callback", command)
+            }
+        }
+        router.add("POST", "/v1/tasks/{id}/escalate") { request, parameters in
+            guard let id = taskID(parameters) else { return invalidTaskID() }
+            return body(request, allowed: ["agent", "token", "to", "reason"]) { fields in
+                contact(runtime, "escalate", try holderFields(&fields, id, extra: ["to", "reason"]))
+            }
+        }
+        router.add("POST", "/v1/tasks/{id}/transfer") { request, parameters in
+            guard let id = taskID(parameters) else { return invalidTaskID() }
+            return body(request, allowed: ["agent", "token", "to"]) { fields in
+                contact(runtime, "transfer", try holderFields(&fields, id, extra: ["to"]))
+            }
+        }
+        router.add("POST", "/v1/tasks/{id}/disposition") { request, parameters in
+            guard let id = taskID(parameters) else { return invalidTaskID() }
+            return body(request, allowed: ["agent", "token", "resolvedFirstContact", "followUpNeeded", "csat"]) { fields in
+                contact(runtime, "complete", try holderFields(&fields, id, extra: ["resolvedFirstContact", "followUpNeeded", "csat"]))
+            }
+        }
+    }
+
+    // MARK: - Agents
+
+    static func addAgentRoutes(_ router: inout Router, _ runtime: NodeRuntime) {
+        router.add("PUT", "/v1/agents/{id}") { request, parameters in
+            guard let name = validName(parameters["id"]) else { return invalidName("agent") }
+            return body(request, allowed: ["site", "roles", "skills", "capacity"]) { fields in
+                var command = passThrough(&fields, ["site", "roles", "skills", "capacity"])
+                command["agent"] = name
+                return contact(runtime, "registerAgent", command)
+            }
+        }
+        router.add("GET", "/v1/agents") { _, _ in
+            read(runtime) { machine in
+                ["agents": machine.center.agentIDs.compactMap { id in machine.center.agent(id).map { ContactJSON.agent(id, $0, machine) } }]
+            }
+        }
+        router.add("GET", "/v1/agents/{id}") { _, parameters in
+            guard let name = validName(parameters["id"]) else { return invalidName("agent") }
+            return read(runtime) { machine in
+                guard let id = machine.names.agent(name), let view = machine.center.agent(id) else { return nil }
+                return ContactJSON.agent(id, view, machine)
+            }
+        }
+        for (path, presence) in [("login", "available"), ("logout", "offline")] {
+            router.add("POST", "/v1/agents/{id}/\(path)") { request, parameters in
+                guard let name = validName(parameters["id"]) else { return invalidName("agent") }
+                return body(request, allowed: [], emptyAllowed: true) { _ in
+                    contact(runtime, "presence", ["agent": name, "presence": presence])
+                }
+            }
+        }
+        router.add("POST", "/v1/agents/{id}/status") { request, parameters in
+            guard let name = validName(parameters["id"]) else { return invalidName("agent") }
+            return body(request, allowed: ["presence"]) { fields in
+                contact(runtime, "presence", ["agent": name, "presence": try fields.requiredString("presence", maxBytes: 16)])
+            }
+        }
+        router.add("GET", "/v1/agents/{id}/offer") { request, parameters in
+            guard let name = validName(parameters["id"]) else { return invalidName("agent") }
+            let waitMs = min(UInt64(request.query["waitMs"] ?? "0") ?? 0, longPollMsMax)
+            return longPollOffer(runtime, agent: name, waitMs: waitMs)
+        }
+        let agentActions: [(path: String, op: String, extra: [String])] = [
+            ("accept", "accept", []), ("reject", "decline", []), ("wrap-up", "wrapUp", []),
+            ("complete", "complete", ["resolvedFirstContact", "followUpNeeded", "csat"]),
+        ]
+        for action in agentActions {
+            router.add("POST", "/v1/agents/{id}/\(action.path)") { request, parameters in
+                guard let name = validName(parameters["id"]) else { return invalidName("agent") }
+                return body(request, allowed: Set(["task", "token"] + action.extra)) { fields in
+                    var command = passThrough(&fields, ["task", "token"] + action.extra)
+                    command["agent"] = name
+                    return contact(runtime, action.op, command)
+                }
+            }
+        }
+    }
+
+    // MARK: - Queues and sites
+
+    static func addQueueAndSiteRoutes(_ router: inout Router, _ runtime: NodeRuntime) {
+        let queueKeys = ["channels", "priority", "skills", "minimumProficiency", "audience", "serviceLevelSeconds",
+                         "offerTimeoutSeconds", "overflow", "hours", "afterHoursQueue"]
+        router.add("PUT", "/v1/queues/{id}") { request, parameters in
+            guard let name = validName(parameters["id"]) else { return invalidName("queue") }
+            return body(request, allowed: Set(queueKeys), emptyAllowed: true) { fields in
+                var command = passThrough(&fields, queueKeys)
+                command["queue"] = name
+                return contact(runtime, "defineQueue", command)
+            }
+        }
+        router.add("GET", "/v1/queues") { _, _ in
+            read(runtime) { machine in ["queues": machine.center.queueIDs.compactMap { ContactJSON.queue($0, machine) }] }
+        }
+        router.add("GET", "/v1/queues/{id}") { _, parameters in
+            guard let name = validName(parameters["id"]) else { return invalidName("queue") }
+            return read(runtime) { machine in machine.names.queue(name).flatMap { ContactJSON.queue($0, machine) } }
+        }
+        router.add("GET", "/v1/sites") { _, _ in
+            read(runtime) { machine in
+                ["sites": machine.names.sites.sorted { $0.key < $1.key }.map { ContactJSON.site($0.key, $0.value, machine) }]
+            }
+        }
+        for (path, op) in [("drain", "drain"), ("resume", "resume")] {
+            router.add("POST", "/v1/sites/{id}/\(path)") { request, parameters in
+                guard let name = validName(parameters["id"]) else { return invalidName("site") }
+                return body(request, allowed: [], emptyAllowed: true) { _ in contact(runtime, op, ["site": name]) }
+            }
+        }
+    }
+
+    // MARK: - Helpers
+
+    /// Parses the body as a JSON object with only `allowed` keys and runs `make`;
+    /// a validation failure is a 400/422 with the field named.
+    static func body(_ request: HTTPRequest, allowed: Set<String>, emptyAllowed: Bool = false,
+                     _ make: (inout Fields) throws -> HTTPResponse) -> HTTPResponse {
+        var object: [String: Any] = [:]
+        if !request.body.isEmpty || !emptyAllowed {
+            guard let parsed = jsonBody(request) else { return badJSON() }
+            object = parsed
+        }
+        let unknown = Set(object.keys).subtracting(allowed).sorted()
+        guard unknown.isEmpty else {
+            return .error(400, code: "invalid_request", message: unknown.map { "\($0): unknown key" }.joined(separator: "; "))
+        }
+        var fields = Fields(object)
+        do {
+            return try make(&fields)
+        } catch let error as Fields.Failure {
+            return .error(ContactJSON.status(forCode: error.code) == 422 ? 422 : 400, code: error.code, message: error.message)
+        } catch {
+            return .error(400, code: "invalid_request", message: "\(error)")
+        }
+    }
+
+    /// Copies the present `keys` into a command (their values are checked in apply).
+    static func passThrough(_ fields: inout Fields, _ keys: [String]) -> [String: Any] {
+        var command: [String: Any] = [:]
+        for key in keys { if let value = fields.raw(key) { command[key] = value } }
+        return command
+    }
+
+    static func holderFields(_ fields: inout Fields, _ task: TaskID, extra: [String]) throws(Fields.Failure) -> [String: Any] {
+        var command = passThrough(&fields, extra)
+        command["task"] = task.rawValue
+        command["agent"] = try fields.name("agent")
+        command["token"] = try fields.token()
+        return command
+    }
+
+    /// Checks the patient object (`id` a reference; `name`, `phone`, `dateOfBirth`
+    /// strings) and returns only the reference. The PHI values are never echoed.
+    static func validatePatient(_ value: Any?) throws(Fields.Failure) -> String {
+        guard let object = value as? [String: Any] else {
+            throw Fields.Failure("invalid_request", "patient: an object {id, name, phone, dateOfBirth} is required")
+        }
+        var fields = Fields(object)
+        let reference = try fields.reference("id")
+        for key in ["name", "phone", "dateOfBirth"] { _ = try fields.requiredString(key, maxBytes: phiBytesMax) }
+        guard let dateOfBirth = object["dateOfBirth"] as? String, isISODate(dateOfBirth) else {
+            throw Fields.Failure("invalid_request", "patient.dateOfBirth: YYYY-MM-DD")
+        }
+        if let unknown = fields.unread.first { throw Fields.Failure("invalid_request", "patient.\(unknown): unknown key") }
+        return reference
+    }
+
+    static func isISODate(_ text: String) -> Bool {
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
+              let year = Int(parts[0]), let month = Int(parts[1]), let day = Int(parts[2])
+        else { return false }
+        return (1850...2200).contains(year) && (1...12).contains(month) && (1...31).contains(day)
+    }
+
+    static func validName(_ text: String?) -> String? {
+        guard let text, NameRegistry.isValidName(text) else { return nil }
+        return text
+    }
+
+    static func invalidName(_ kind: String) -> HTTPResponse {
+        .error(400, code: "invalid_request", message: "\(kind) ids are 1...64 of letters, digits, '-', '_' and '.'")
+    }
+
+    static func taskID(_ parameters: [String: String]) -> TaskID? {
+        guard let text = parameters["id"], let id = UInt64(text), id > 0 else { return nil }
+        return TaskID(id)
+    }
+
+    static func invalidTaskID() -> HTTPResponse { .error(400, code: "invalid_request", message: "task ids are positive whole numbers") }
+
+    /// Proposes a contact-center command and shapes the applied result.
+    static func contact(_ runtime: NodeRuntime, _ op: String, _ fields: [String: Any], created: Bool = false,
+                        shape: (([String: Any]) -> [String: Any])? = nil) -> HTTPResponse {
+        switch runtime.propose(LifelineStateMachine.contactCommand(op, fields)) {
+        case .failed(let status, let code, let message):
+            return .error(status, code: code, message: message)
+        case .applied(let index, let result):
+            guard let object = (try? JSONSerialization.jsonObject(with: Data(result))) as? [String: Any] else {
+                return .error(500, code: "internal", message: "the command's result could not be read")
+            }
+            guard object["ok"] as? Bool == true else {
+                let error = object["error"] as? [String: Any] ?? [:]
+                let code = error["code"] as? String ?? "rejected"
+                return .error(ContactJSON.status(forCode: code), code: code, message: error["message"] as? String ?? "rejected")
+            }
+            var shown = shape?(object) ?? object.filter { $0.key != "ok" }
+            shown["index"] = index
+            return json(created ? 201 : 200, shown)
+        }
+    }
+
+    /// A linearizable read; `query` returns nil for "not found".
+    static func read(_ runtime: NodeRuntime, _ query: @escaping @Sendable (LifelineStateMachine) -> [String: Any]?) -> HTTPResponse {
+        let outcome = runtime.read { machine in
+            guard let machine = machine as? LifelineStateMachine else { return [] }
+            guard let object = query(machine) else { return [0] }
+            return [1] + ((try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])).map(Array.init) ?? [])
+        }
+        switch outcome {
+        case .failed(let status, let code, let message):
+            return .error(status, code: code, message: message)
+        case .applied(let index, let result):
+            guard result.first == 1 else { return .error(404, code: "not_found", message: "no such resource") }
+            var response = HTTPResponse.json(200, Array(result.dropFirst()))
+            response.headers.append(("x-lifeline-read-index", "\(index)"))
+            return response
+        }
+    }
+
+    /// Waits up to `waitMs` for an offer to `agent` on this node's applied state:
+    /// 200 with the offer, or 204 when none came.
+    static func longPollOffer(_ runtime: NodeRuntime, agent: String, waitMs: UInt64) -> HTTPResponse {
+        let deadline = MonotonicClock.deadline(afterMs: waitMs)
+        while true {
+            let outcome = runtime.localRead { machine in
+                guard let machine = machine as? LifelineStateMachine else { return [] }
+                guard let id = machine.names.agent(agent) else { return [0] }
+                guard let offer = machine.center.offers(for: id).first else { return [2] }
+                return [1] + ((try? JSONSerialization.data(withJSONObject: ContactJSON.offer(offer, machine), options: [.sortedKeys])).map(Array.init) ?? [])
+            }
+            switch outcome {
+            case .failed(let status, let code, let message):
+                return .error(status, code: code, message: message)
+            case .applied(_, let result):
+                switch result.first {
+                case 0: return .error(404, code: "unknown_agent", message: "no agent \(agent)")
+                case 1: return .json(200, Array(result.dropFirst()))
+                default: break
+                }
+            }
+            if MonotonicClock.now() >= deadline { return HTTPResponse(status: 204) }
+            runtime.waitForViewChange(ms: 25)
+        }
+    }
+}
