@@ -87,9 +87,9 @@ public struct LifelineStateMachine: NodeApplication {
         case .keyValue:
             return keyValue.apply(index: index, command: Array(command.dropFirst()))
         case .contact:
-            return Self.encode(applyContact(Array(command.dropFirst())))
+            return encode(applyContact(Array(command.dropFirst())))
         case nil:
-            return Self.encode(.failure(code: "invalid_command", message: "unknown command tag"))
+            return encode(.failure(code: "invalid_command", message: "unknown command tag"))
         }
     }
 
@@ -123,9 +123,9 @@ public struct LifelineStateMachine: NodeApplication {
             return .failure(code: error.code, message: error.message)
         case .success(let command):
             let result = center.apply(CommandEnvelope(at: at, command))
-            clockMs = max(clockMs, at)
+            // A rejected command changes nothing at all, its time included.
             guard result.isApplied else { return .applied(result) }
-            // Names and drain marks change only with an applied command.
+            clockMs = max(clockMs, at)
             names = registry
             drained = drainedAfter
             return .applied(result)
@@ -214,7 +214,7 @@ public struct LifelineStateMachine: NodeApplication {
 
     // MARK: - Results
 
-    static func encode(_ outcome: Outcome) -> [UInt8] {
+    func encode(_ outcome: Outcome) -> [UInt8] {
         let object: [String: Any]
         switch outcome {
         case .failure(let code, let message):
@@ -226,7 +226,7 @@ public struct LifelineStateMachine: NodeApplication {
                 var applied: [String: Any] = ["ok": true, "events": result.events.map(ContactJSON.eventName)]
                 if let task = result.task { applied["task"] = task.rawValue }
                 if let offer = result.offer {
-                    applied["offer"] = ["task": offer.task.rawValue, "agentID": offer.agent.rawValue, "token": offer.token, "expiresAt": offer.expiresAt]
+                    applied["offer"] = ["task": offer.task.rawValue, "agent": names.name(of: offer.agent), "token": offer.token, "expiresAt": offer.expiresAt]
                 }
                 object = applied
             }

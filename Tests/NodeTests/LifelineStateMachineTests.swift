@@ -1,0 +1,135 @@
+import Foundation
+@testable import Node
+import Testing
+
+/// The replicated application as every node applies it: deterministic, strict
+/// about its input, and snapshot-exact.
+@Suite struct LifelineStateMachineTests {
+    typealias Machine = LifelineStateMachine
+
+    static func command(_ op: String, at: UInt64, _ fields: [String: Any] = [:]) -> [UInt8] {
+        Machine().stamped(Machine.contactCommand(op, fields), atMs: at)
+    }
+
+    /// A small contact center: two sites, a queue, two agents, a call.
+    static let script: [[UInt8]] = [
+        command("addSite", at: 1_000, ["site": "boston"]),
+        command("addSite", at: 1_000, ["site": "denver"]),
+        command("defineQueue", at: 1_001, ["queue": "scheduling", "channels": ["voice", "chat"], "skills": ["spanish"]]),
+        command("registerAgent", at: 1_002, ["agent": "alice", "site": "boston", "skills": ["spanish": 7]]),
+        command("registerAgent", at: 1_002, ["agent": "dan", "site": "denver", "skills": ["spanish": 3]]),
+        command("presence", at: 1_003, ["agent": "alice", "presence": "available"]),
+        command("presence", at: 1_003, ["agent": "dan", "presence": "available"]),
+        command("enqueue", at: 1_004, ["queue": "scheduling", "channel": "voice", "callType": "scheduling", "patient": "ref-1", "site": "boston"]),
+        Machine.keyValueCommand(KeyValueStateMachine.command(.put, key: "k", value: [1, 2, 3])),
+        command("tick", at: 2_000),
+    ]
+
+    static func run(_ commands: [[UInt8]]) -> (Machine, [[String: Any]]) {
+        var machine = Machine()
+        var results: [[String: Any]] = []
+        for (offset, command) in commands.enumerated() {
+            let bytes = machine.apply(index: UInt64(offset + 1), command: command)
+            results.append((try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any] ?? [:])
+        }
+        return (machine, results)
+    }
+
+    @Test func theSameCommandsGiveTheSameStateAndIds() throws {
+        let (first, results) = Self.run(Self.script)
+        let (second, _) = Self.run(Self.script)
+        #expect(first.stateHash == second.stateHash)
+        #expect(results.allSatisfy { $0["ok"] as? Bool != false }, "\(results)")
+        #expect(results[7]["task"] as? Int == 1)
+        // The call at boston goes to alice at boston (site preference, higher proficiency).
+        let offer = try #require(results[7]["offer"] as? [String: Any])
+        #expect(offer["agent"] as? String == "alice")
+        #expect(first.names.site("boston") != nil && first.names.agent("dan") != nil)
+        #expect(first.keyValue.values["k"] == [1, 2, 3])
+        #expect(first.clockMs == 2_000)
+    }
+
+    @Test func aSnapshotRestoresTheExactStateAndItsFuture() throws {
+        let (original, _) = Self.run(Array(Self.script.prefix(8)))
+        var restored = Machine()
+        try restored.restore(original.snapshot())
+        #expect(restored.stateHash == original.stateHash)
+        #expect(restored.snapshot() == original.snapshot())
+        var continued = original
+        let next = Self.command("enqueue", at: 3_000, ["queue": "scheduling", "channel": "chat", "callType": "general", "patient": "ref-2", "site": "denver"])
+        let answer = continued.apply(index: 9, command: next)
+        #expect(answer == restored.apply(index: 9, command: next))
+        #expect(String(decoding: answer, as: UTF8.self).contains("\"ok\":true"))
+        #expect(continued.stateHash == restored.stateHash)
+    }
+
+    @Test func badCommandsAreRefusedAndChangeNothing() {
+        var (machine, _) = Self.run(Self.script)
+        let before = machine.stateHash
+        let bad: [[UInt8]] = [
+            [],
+            [9, 1, 2],
+            [2] + Array("not json".utf8),
+            [2] + Array("{\"v\":2,\"op\":\"tick\",\"at\":1}".utf8),
+            Self.command("nonsense", at: 5_000),
+            Self.command("enqueue", at: 5_000, ["queue": "nowhere", "channel": "voice", "patient": "ref", "site": "boston"]),
+            Self.command("enqueue", at: 5_000, ["queue": "scheduling", "channel": "fax", "patient": "ref", "site": "boston"]),
+            Self.command("enqueue", at: 5_000, ["queue": "scheduling", "channel": "voice", "patient": "has space", "site": "boston"]),
+            Self.command("registerAgent", at: 5_000, ["agent": "zoe", "site": "atlantis"]),
+            Self.command("accept", at: 5_000, ["task": 1, "agent": "dan", "token": 1]),
+            Self.command("accept", at: 5_000, ["task": "1", "agent": "alice", "token": 1]),
+            Self.command("presence", at: 5_000, ["agent": "alice", "presence": true]),
+        ]
+        for (offset, command) in bad.enumerated() {
+            let result = (try? JSONSerialization.jsonObject(with: Data(machine.apply(index: UInt64(100 + offset), command: command)))) as? [String: Any]
+            #expect(result?["ok"] as? Bool == false, "command \(offset) was not refused: \(String(describing: result))")
+            #expect((result?["error"] as? [String: Any])?["code"] is String)
+        }
+        #expect(machine.stateHash == before, "a refused command changed the state")
+        #expect(machine.names.agent("zoe") == nil, "a refused registration kept its name")
+    }
+
+    @Test func timeNeverGoesBackwards() {
+        var (machine, _) = Self.run(Self.script)
+        let result = machine.apply(index: 50, command: Self.command("enqueue", at: 10, ["queue": "scheduling", "channel": "chat", "callType": "billing", "patient": "ref-9", "site": "denver"]))
+        #expect(machine.clockMs == 2_000)
+        let task = machine.center.allTasks.last
+        #expect(task?.id.rawValue == 2, "\(String(decoding: result, as: UTF8.self))")
+        #expect(task.map { $0.createdAt >= 2_000 } == true, "a command stamped in the past was applied in the past")
+    }
+
+    @Test func siteCommandsFollowReachabilityButLeaveDrainedSitesAlone() {
+        var (machine, _) = Self.run(Self.script)
+        func ops(_ commands: [[UInt8]]) -> [String] {
+            commands.compactMap { command in
+                let object = (try? JSONSerialization.jsonObject(with: Data(command.dropFirst()))) as? [String: Any]
+                return (object?["op"] as? String).map { "\($0) \(object?["site"] as? String ?? "")" }
+            }
+        }
+        #expect(ops(machine.siteCommands(known: ["boston", "denver", "atlanta"], reachable: ["boston", "denver", "atlanta"])) == ["addSite atlanta"])
+        #expect(ops(machine.siteCommands(known: ["boston", "denver"], reachable: ["boston"])) == ["siteDown denver"])
+        _ = machine.apply(index: 60, command: Self.command("siteDown", at: 3_000, ["site": "denver"]))
+        #expect(ops(machine.siteCommands(known: ["boston", "denver"], reachable: ["boston", "denver"])) == ["siteUp denver"])
+        _ = machine.apply(index: 61, command: Self.command("drain", at: 3_001, ["site": "boston"]))
+        #expect(machine.center.isSiteUp(machine.names.site("boston")!) == false)
+        #expect(ops(machine.siteCommands(known: ["boston", "denver"], reachable: ["boston"])) == [], "a drained site was brought back or a down site proposed twice")
+        _ = machine.apply(index: 62, command: Self.command("resume", at: 3_002, ["site": "boston"]))
+        #expect(machine.center.isSiteUp(machine.names.site("boston")!) == true)
+    }
+
+    @Test func thePatientObjectIsCheckedAndOnlyItsReferenceLeaves() throws {
+        let reference = try NodeAPI.validatePatient(["id": "ref-77", "name": "Jane Roe", "phone": "+1 555 0100", "dateOfBirth": "1970-01-02"])
+        #expect(reference == "ref-77")
+        let command = Machine.contactCommand("enqueue", ["queue": "q", "channel": "voice", "patient": reference, "site": "s"])
+        #expect(!String(decoding: command, as: UTF8.self).contains("Jane"))
+        for bad: [String: Any] in [
+            ["id": "ref", "name": "x", "phone": "1"],
+            ["id": "ref", "name": "x", "phone": "1", "dateOfBirth": "02/01/1970"],
+            ["id": "has space", "name": "x", "phone": "1", "dateOfBirth": "1970-01-02"],
+            ["id": "ref", "name": 7, "phone": "1", "dateOfBirth": "1970-01-02"],
+            ["id": "ref", "name": "x", "phone": "1", "dateOfBirth": "1970-01-02", "ssn": "1"],
+        ] {
+            #expect(throws: (any Error).self) { _ = try NodeAPI.validatePatient(bad) }
+        }
+    }
+}
