@@ -28,8 +28,8 @@ final class TestCluster {
     /// A base port unlikely to collide with other test runs on this machine.
     static func basePort(slot: Int) -> Int {
         // Each cluster uses base+1...base+9 (peers) and base+51...base+59 (API);
-        // slots 0...9 of one test process stay inside its 600 ports.
-        20_000 + Int(getpid() % 70) * 600 + slot * 60
+        // slots 0...15 of one test process stay inside its 1,000 ports.
+        20_000 + Int(getpid() % 45) * 1_000 + slot * 60
     }
 
     init(nodes: Int, slot: Int, extra: [String] = []) throws {
