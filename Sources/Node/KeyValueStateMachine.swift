@@ -1,7 +1,7 @@
 import Raft
 
-/// A small key-value store: the replicated state machine used by the node tests
-/// and `lifeline bench cluster` until the contact-center machine is plugged in.
+/// A small key-value store inside `LifelineStateMachine`: the raw replicated
+/// write path (`/v1/kv`) that the node tests and `lifeline bench cluster` use.
 ///
 /// Commands are binary: version byte, op byte, key (u32 length + UTF-8), value
 /// (u32 length + bytes). Results are UTF-8 JSON.
