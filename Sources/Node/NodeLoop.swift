@@ -33,6 +33,8 @@ final class NodeLoop {
     var stateHash = ""
     var stopping = false
     var stopDeadline: UInt64 = 0
+    var persistBatches: UInt64 = 0
+    var persistedEntries: UInt64 = 0
 
     static let ticksPerTurnMax = 10
     static let pendingMax = 65_536
@@ -229,6 +231,8 @@ final class NodeLoop {
             // 1. Persist BEFORE anything leaves this node.
             if ready.snapshot != nil || !ready.entries.isEmpty || ready.hardState != nil {
                 try store.persist(snapshot: ready.snapshot, entries: ready.entries, hardState: ready.hardState)
+                persistBatches += 1
+                persistedEntries += UInt64(ready.entries.count)
             }
             // 2. Send.
             if !ready.messages.isEmpty { network.send(ready.messages) }
@@ -390,6 +394,8 @@ final class NodeLoop {
         view.stateHash = stateHash
         view.started = started
         view.stopping = stopping
+        view.persistBatches = persistBatches
+        view.persistedEntries = persistedEntries
         let members = status.conf.voters.union(status.conf.learners).sorted()
         view.members = members.map { node in
             let info = directory[node]
