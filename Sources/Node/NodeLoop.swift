@@ -31,9 +31,15 @@ final class NodeLoop {
     var nextRequestID: UInt64 = 1
     var hashDirty = true
     var stateHash = ""
+    var lastHashNs: UInt64 = 0
+    static let hashIntervalNs: UInt64 = 200_000_000
     var stopping = false
     var stopDeadline: UInt64 = 0
     var persistBatches: UInt64 = 0
+    /// The hard state last written to disk, and a newer one whose only change is
+    /// the commit index, held back (see `handleReady`).
+    var persistedHardState: HardState
+    var deferredHardState: HardState?
     var persistedEntries: UInt64 = 0
 
     static let ticksPerTurnMax = 10
@@ -65,6 +71,7 @@ final class NodeLoop {
         self.directory = directory
         applied = state.snapshot.metadata.index
         snapshotIndex = state.snapshot.metadata.index
+        persistedHardState = state.hardState
 
         let voters: Set<NodeID> = config.join ? [] : Set([config.node] + config.peers.map(\.node))
         var raftConfig = RaftConfig(id: config.node, initialVoters: voters)
@@ -100,14 +107,19 @@ final class NodeLoop {
             for input in inputs { handle(input) }
             try handleReady()
             expireWaiters()
-            if inputs.isEmpty && hashDirty {
+            // The state hash serializes the whole machine: O(state). Computing it
+            // after every quiet turn cost as much as the writes themselves at low
+            // concurrency, so it is refreshed at most every `hashIntervalNs`.
+            if inputs.isEmpty && hashDirty && MonotonicClock.nowNs() >= lastHashNs + NodeLoop.hashIntervalNs {
                 stateHash = machine.stateHash
                 hashDirty = false
+                lastHashNs = MonotonicClock.nowNs()
             }
             publish(started: true)
             if stopping && shouldStopNow() { break }
         }
         try handleReady()
+        try flushDeferredHardState()
         failAllWaiters(.failed(status: 503, code: "stopping", message: "the node is shutting down"))
         network.stop()
         store.close()
@@ -228,11 +240,20 @@ final class NodeLoop {
         while core.hasReady {
             let ready = core.ready()
             if let soft = ready.softState { noteSoftState(soft) }
-            // 1. Persist BEFORE anything leaves this node.
-            if ready.snapshot != nil || !ready.entries.isEmpty || ready.hardState != nil {
-                try store.persist(snapshot: ready.snapshot, entries: ready.entries, hardState: ready.hardState)
-                persistBatches += 1
-                persistedEntries += UInt64(ready.entries.count)
+            // 1. Persist BEFORE anything leaves this node. A hard state whose term
+            //    and vote are unchanged (only the commit index moved) needs no
+            //    fsync of its own: a restarted node re-learns the commit index from
+            //    the leader, and the applied state is rebuilt from snapshot + log.
+            //    It rides along with the next write (entries, vote, snapshot, stop).
+            //    Without this, every commit cost a second fsync before the answer.
+            var hardState = ready.hardState
+            if let hard = hardState, ready.snapshot == nil, ready.entries.isEmpty,
+               hard.term == persistedHardState.term, hard.vote == persistedHardState.vote {
+                deferredHardState = hard
+                hardState = nil
+            }
+            if ready.snapshot != nil || !ready.entries.isEmpty || hardState != nil {
+                try persist(snapshot: ready.snapshot, entries: ready.entries, hardState: hardState ?? deferredHardState)
             }
             // 2. Send.
             if !ready.messages.isEmpty { network.send(ready.messages) }
@@ -244,6 +265,19 @@ final class NodeLoop {
             core.advance(ready)
             try snapshotIfDue()
         }
+    }
+
+    func persist(snapshot: Snapshot?, entries: [Entry], hardState: HardState?) throws {
+        try store.persist(snapshot: snapshot, entries: entries, hardState: hardState)
+        if let hardState { persistedHardState = hardState }
+        deferredHardState = nil
+        persistBatches += 1
+        persistedEntries += UInt64(entries.count)
+    }
+
+    /// Writes a held-back commit index (before a snapshot and at shutdown).
+    func flushDeferredHardState() throws {
+        if let deferred = deferredHardState { try persist(snapshot: nil, entries: [], hardState: deferred) }
     }
 
     func noteSoftState(_ soft: SoftState) {
@@ -317,6 +351,7 @@ final class NodeLoop {
     /// core compact, persist the snapshot, then drop the covered log.
     func snapshotIfDue() throws {
         guard applied >= snapshotIndex + config.snapshotEveryEntries else { return }
+        try flushDeferredHardState()
         let data = NodeSnapshotData(directory: directory, machine: machine.snapshot()).encoded()
         try core.compact(index: applied, data: data)
         let snapshot = core.latestSnapshot
