@@ -282,6 +282,14 @@ final class NodeLoop {
 
     func noteSoftState(_ soft: SoftState) {
         if soft.leader != lastSoft.leader {
+            // Commands forwarded to the old leader may never be answered (it may
+            // be dead): answer them now, so clients retry at once instead of
+            // waiting out their deadline. Like a timeout, the command may still apply.
+            for (_, waiting) in forwarded {
+                waiting.completion.complete(.failed(status: 503, code: "leader_changed",
+                                                    message: "the leader changed while the command was forwarded; it may still apply"))
+            }
+            forwarded.removeAll()
             log.info("leader.changed", [
                 ("leader", soft.leader?.rawValue ?? "none"), ("term", "\(core.status.term)"), ("role", soft.role.rawValue),
             ])

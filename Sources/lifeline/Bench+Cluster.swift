@@ -43,9 +43,9 @@ let benchClusterHelp = """
     let cluster = try LifelineBenchCluster.start(directory: options.value("dir"), basePort: base, snapshotEvery: 100_000)
     defer { cluster.stop() }
     let leader = try cluster.waitForLeader()
-    print("machine: \(machineSummary())")
-    print("leader \(leader.node) at \(leader.api); \(valueBytes)-byte values, \(seconds) s per level; raft tick 20 ms, heartbeat 60 ms, election 600 ms")
-    print(levelHeader + "   entries/fsync")
+    say("machine: \(machineSummary())")
+    say("leader \(leader.node) at \(leader.api); \(valueBytes)-byte values, \(seconds) s per level; raft tick 20 ms, heartbeat 60 ms, election 600 ms")
+    say(levelHeader + "   entries/fsync")
     for concurrency in levels {
         let before = cluster.storageCounters(leader.api)
         let (result, serverCores) = cluster.measure {
@@ -55,7 +55,7 @@ let benchClusterHelp = """
         let after = cluster.storageCounters(leader.api)
         let batches = after.batches - before.batches
         let perFsync = batches == 0 ? 0 : Double(after.entries - before.entries) / Double(batches)
-        print(formatLevel(concurrency, result, serverCores: serverCores) + String(format: "   %13.1f", perFsync))
+        say(formatLevel(concurrency, result, serverCores: serverCores) + String(format: "   %13.1f", perFsync))
     }
     return ExitCode.ok
 }

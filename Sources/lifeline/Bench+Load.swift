@@ -287,3 +287,9 @@ extension String {
         count >= width ? self : String(repeating: " ", count: width - count) + self
     }
 }
+
+/// Prints a line and flushes at once, so progress shows even through a pipe or file.
+func say(_ line: String) {
+    print(line)
+    fflush(nil)
+}
