@@ -32,6 +32,8 @@ final class NodeLoop {
     var hashDirty = true
     var stateHash = ""
     var lastHashNs: UInt64 = 0
+    var lastExpireNs: UInt64 = 0
+    static let expireIntervalNs: UInt64 = 10_000_000
     static let hashIntervalNs: UInt64 = 200_000_000
     var stopping = false
     var stopDeadline: UInt64 = 0
@@ -106,7 +108,11 @@ final class NodeLoop {
             let inputs = inbox.drain(timeoutNs: nextTick > now ? nextTick - now : 0)
             for input in inputs { handle(input) }
             try handleReady()
-            expireWaiters()
+            if MonotonicClock.nowNs() >= lastExpireNs + NodeLoop.expireIntervalNs {
+                // A scan of every waiter; deadlines are seconds, so every 10 ms is plenty.
+                expireWaiters()
+                lastExpireNs = MonotonicClock.nowNs()
+            }
             // The state hash serializes the whole machine: O(state). Computing it
             // after every quiet turn cost as much as the writes themselves at low
             // concurrency, so it is refreshed at most every `hashIntervalNs`.
