@@ -32,6 +32,7 @@ final class NodeLoop {
     var hashDirty = true
     var stateHash = ""
     var lastHashNs: UInt64 = 0
+    var lastHashCostNs: UInt64 = 0
     var lastExpireNs: UInt64 = 0
     static let expireIntervalNs: UInt64 = 10_000_000
     static let hashIntervalNs: UInt64 = 200_000_000
@@ -116,10 +117,13 @@ final class NodeLoop {
             // The state hash serializes the whole machine: O(state). Computing it
             // after every quiet turn cost as much as the writes themselves at low
             // concurrency, so it is refreshed at most every `hashIntervalNs`.
-            if inputs.isEmpty && hashDirty && MonotonicClock.nowNs() >= lastHashNs + NodeLoop.hashIntervalNs {
+            // Large states wait longer: at most ~5% of the loop goes to hashing.
+            if inputs.isEmpty && hashDirty && MonotonicClock.nowNs() >= lastHashNs + max(NodeLoop.hashIntervalNs, 20 * lastHashCostNs) {
+                let started = MonotonicClock.nowNs()
                 stateHash = machine.stateHash
                 hashDirty = false
                 lastHashNs = MonotonicClock.nowNs()
+                lastHashCostNs = lastHashNs - started
             }
             publish(started: true)
             if stopping && shouldStopNow() { break }

@@ -115,6 +115,7 @@ final class LifelineBenchCluster: @unchecked Sendable {
     func stop() {
         _ = try? file.write(to: directory)
         _ = try? LocalCluster.down(directory: directory)
+        for pid in pids { reapFully(pid) }
         if !keep { try? FileManager.default.removeItem(atPath: directory) }
     }
 
@@ -181,7 +182,7 @@ final class LifelineBenchCluster: @unchecked Sendable {
             ProcessControl.reap(entry.pid)
             ProcessControl.pause(ms: 5)
         }
-        ProcessControl.reap(entry.pid)
+        reapFully(entry.pid)
     }
 
     /// SIGTERM (graceful), only our own process.
@@ -189,7 +190,7 @@ final class LifelineBenchCluster: @unchecked Sendable {
         guard let index = index(of: node) else { return }
         let entry = file.nodes[index]
         ProcessControl.stop(entry.pid, commandContains: ["serve", entry.config], graceMs: 10_000)
-        ProcessControl.reap(entry.pid)
+        reapFully(entry.pid)
     }
 
     /// Starts `node` again from its data directory.

@@ -116,7 +116,7 @@ final class EtcdBenchCluster: @unchecked Sendable {
     func stop() {
         for member in members where member.pid > 0 {
             ProcessControl.stop(member.pid, commandContains: marks, graceMs: Self.stopGraceMs)
-            ProcessControl.reap(member.pid)
+            reapFully(member.pid)
         }
     }
 
@@ -159,12 +159,12 @@ final class EtcdBenchCluster: @unchecked Sendable {
             ProcessControl.reap(pid)
             ProcessControl.pause(ms: 5)
         }
-        ProcessControl.reap(pid)
+        reapFully(pid)
     }
 
     func stopMember(_ index: Int) {
         ProcessControl.stop(members[index].pid, commandContains: marks, graceMs: Self.stopGraceMs)
-        ProcessControl.reap(members[index].pid)
+        reapFully(members[index].pid)
     }
 
     /// Starts a stopped member again from its data directory.

@@ -293,3 +293,16 @@ func say(_ line: String) {
     print(line)
     fflush(nil)
 }
+
+/// Collects a stopped child's exit status, waiting up to `timeoutMs`: a
+/// multi-threaded child shows as a zombie before waitpid can collect it.
+func reapFully(_ pid: pid_t, timeoutMs: UInt64 = 2_000) {
+    guard pid > 0 else { return }
+    let deadline = MonotonicClock.deadline(afterMs: timeoutMs)
+    var status: Int32 = 0
+    while MonotonicClock.now() < deadline {
+        let result = waitpid(pid, &status, WNOHANG)
+        if result == pid || result == -1 { return }
+        ProcessControl.pause(ms: 5)
+    }
+}
