@@ -104,3 +104,14 @@ extension ContactCenterState {
         return now - from
     }
 }
+
+// MARK: - Time-based work
+
+extension ContactCenterState {
+    /// When the earliest timer (offer expiry, overflow rule, scheduled callback)
+    /// falls due, if any: a `tick` stamped at or after it has work to do.
+    public var nextTimerDue: UInt64? { timers.min?.dueAt }
+
+    /// True when a command stamped `time` would start a new KPI window.
+    public func startsNewWindow(at time: UInt64) -> Bool { time / settings.kpiWindowMs != windowIndex }
+}

@@ -26,9 +26,15 @@ public struct ClusterView: Sendable, Equatable {
     public var lastIndex: UInt64 = 0
     public var snapshotIndex: UInt64 = 0
     public var stateHash: String = ""
+    /// The applied index `stateHash` describes: equal hashes at equal indexes mean equal states.
+    public var stateHashIndex: UInt64 = 0
     public var members: [MemberView] = []
     public var started = false
     public var stopping = false
+    /// Storage writes (one transaction and fsync each) and the entries they held,
+    /// since start: `persistedEntries / persistBatches` shows how well proposals batch.
+    public var persistBatches: UInt64 = 0
+    public var persistedEntries: UInt64 = 0
 
     /// Why the node is not ready, or nil when it is: it knows a leader and has
     /// applied everything up to the commit index it last heard.
@@ -45,7 +51,8 @@ public struct ClusterView: Sendable, Equatable {
         var object: [String: Any] = [
             "node": node.rawValue, "site": site.rawValue, "clusterID": clusterID, "role": role, "term": term,
             "commitIndex": commitIndex, "appliedIndex": appliedIndex, "lastIndex": lastIndex,
-            "snapshotIndex": snapshotIndex, "stateHash": stateHash, "ready": notReadyReason == nil,
+            "snapshotIndex": snapshotIndex, "stateHash": stateHash, "stateHashIndex": stateHashIndex, "ready": notReadyReason == nil,
+            "storage": ["persistBatches": persistBatches, "persistedEntries": persistedEntries],
         ]
         object["leader"] = leader?.rawValue ?? NSNull()
         if let leader, let info = members.first(where: { $0.node == leader })?.apiAddress {

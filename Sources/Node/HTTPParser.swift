@@ -98,32 +98,59 @@ public enum HTTPParser {
             }
             return nil
         }
-        guard let text = String(validating: buffer[0..<end], as: UTF8.self) else {
+        guard String(validating: buffer[0..<end], as: UTF8.self) != nil else {
             throw HTTPParseError(400, "bad_request", "request head is not UTF-8")
         }
-        var lines = text.split(separator: "\r\n", omittingEmptySubsequences: false).map(String.init)
-        let startLine = lines.removeFirst()
-        let parts = startLine.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false).map(String.init)
+        // Lines are found on the bytes (CR LF pairs); Strings are made only for
+        // the pieces kept. Splitting the head as a String (Characters) was a
+        // tenth of the leader's CPU per request.
+        var lineRanges: [Range<Int>] = []
+        var lineStart = 0
+        var index = 0
+        while index + 1 < end {
+            if buffer[index] == 13 && buffer[index + 1] == 10 {
+                lineRanges.append(lineStart..<index)
+                index += 2
+                lineStart = index
+            } else {
+                index += 1
+            }
+        }
+        lineRanges.append(lineStart..<end)
+        let startLine = lineRanges.removeFirst()
+        var parts: [String] = []
+        var partStart = startLine.lowerBound
+        for position in startLine where buffer[position] == 32 && parts.count < 2 {
+            parts.append(String(decoding: buffer[partStart..<position], as: UTF8.self))
+            partStart = position + 1
+        }
+        parts.append(String(decoding: buffer[partStart..<startLine.upperBound], as: UTF8.self))
         guard parts.count == 3, !parts[0].isEmpty, !parts[1].isEmpty else {
             throw HTTPParseError(400, "bad_request", "malformed start line")
         }
-        guard lines.count <= limits.headersCountMax else {
+        guard lineRanges.count <= limits.headersCountMax else {
             throw HTTPParseError(431, "headers_too_large", "more than \(limits.headersCountMax) headers")
         }
         var headers: [(name: String, value: String)] = []
-        for line in lines {
-            guard let colon = line.firstIndex(of: ":") else {
+        headers.reserveCapacity(lineRanges.count)
+        for line in lineRanges {
+            guard let colon = line.first(where: { buffer[$0] == UInt8(ascii: ":") }) else {
                 throw HTTPParseError(400, "bad_request", "malformed header line")
             }
-            let name = line[..<colon]
-            guard !name.isEmpty, name.utf8.allSatisfy(isTokenByte) else {
+            let name = buffer[line.lowerBound..<colon]
+            guard !name.isEmpty, name.allSatisfy(isTokenByte) else {
                 throw HTTPParseError(400, "bad_request", "malformed header name")
             }
-            let value = line[line.index(after: colon)...].trimmingSpaces()
-            guard value.utf8.allSatisfy({ $0 >= 0x20 || $0 == 0x09 }), !value.utf8.contains(0x7F) else {
+            var valueStart = colon + 1
+            var valueEnd = line.upperBound
+            while valueStart < valueEnd && (buffer[valueStart] == 32 || buffer[valueStart] == 9) { valueStart += 1 }
+            while valueEnd > valueStart && (buffer[valueEnd - 1] == 32 || buffer[valueEnd - 1] == 9) { valueEnd -= 1 }
+            let value = buffer[valueStart..<valueEnd]
+            guard value.allSatisfy({ $0 >= 0x20 || $0 == 0x09 }), !value.contains(0x7F) else {
                 throw HTTPParseError(400, "bad_request", "control character in a header value")
             }
-            headers.append((name.lowercased(), value))
+            let lowerName = name.map { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 }
+            headers.append((String(decoding: lowerName, as: UTF8.self), String(decoding: value, as: UTF8.self)))
         }
         return HTTPHead(start: (parts[0], parts[1], parts[2]), headers: headers, length: end + 4)
     }

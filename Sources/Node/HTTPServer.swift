@@ -111,7 +111,7 @@ public final class HTTPServer: Sendable {
                     return
                 }
                 do {
-                    let chunk = try connection.read(maxBytes: 64 * 1024, deadline: deadline)
+                    let chunk = try connection.read(maxBytes: 16 * 1024, deadline: deadline)
                     buffer += chunk
                     if !started {
                         started = true

@@ -19,12 +19,15 @@ public final class Inbox<Item: Sendable>: Sendable {
     /// Adds `item` unless the inbox holds `capacity` items already.
     @discardableResult
     public func push(_ item: Item) -> Bool {
-        let accepted = items.withLock { items -> Bool in
-            guard items.count < capacity else { return false }
+        let (accepted, wasEmpty) = items.withLock { items -> (Bool, Bool) in
+            guard items.count < capacity else { return (false, false) }
             items.append(item)
-            return true
+            return (true, items.count == 1)
         }
-        if accepted { signal.signal() }
+        // Wake the consumer only when the inbox turns non-empty: it takes every
+        // item at once, so one signal per item only caused empty wake-ups (a
+        // whole loop turn each) under load.
+        if accepted && wasEmpty { signal.signal() }
         return accepted
     }
 

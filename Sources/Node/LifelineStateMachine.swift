@@ -62,7 +62,13 @@ public struct LifelineStateMachine: NodeApplication {
         return [Tag.contact.rawValue] + Array(data)
     }
 
-    public func periodicCommand() -> [UInt8]? { Self.contactCommand("tick") }
+    /// A tick only when one has work: a timer due, or a new KPI window. An idle
+    /// cluster does not grow its log.
+    public func periodicCommand(nowMs: UInt64) -> [UInt8]? {
+        guard !names.sites.isEmpty else { return nil }
+        let timerDue = center.nextTimerDue.map { $0 <= nowMs } ?? false
+        return timerDue || center.startsNewWindow(at: nowMs) ? Self.contactCommand("tick") : nil
+    }
 
     public func siteCommands(known: [String], reachable: Set<String>) -> [[UInt8]] {
         var commands: [[UInt8]] = []

@@ -49,7 +49,8 @@ extension NodeLoop {
         }
         if now >= duties.nextPeriodicNs {
             duties.nextPeriodicNs = now + ApplicationDuties.periodicNs
-            if let command = application.periodicCommand() { proposeInternally(command) }
+            let wallMs = UInt64(max(0, Date().timeIntervalSince1970 * 1000))
+            if let command = application.periodicCommand(nowMs: max(wallMs, duties.lastStampMs)) { proposeInternally(command) }
         }
         if now >= duties.nextSiteCheckNs {
             duties.nextSiteCheckNs = now + ApplicationDuties.siteCheckNs

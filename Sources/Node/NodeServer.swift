@@ -77,7 +77,7 @@ public enum NodeServer {
             let router = NodeAPI.makeRouter(runtime: runtime)
             http = HTTPServer(
                 acceptor: APIAcceptor(listener: apiListener, context: config.apiPlainHTTP ? nil : server, log: log),
-                limits: HTTPLimits(), log: log, handler: { router.respond(to: $0) })
+                limits: HTTPLimits(connectionsMax: 1024), log: log, handler: { router.respond(to: $0) })
             http.start()
         } catch {
             log.error("node.start_failed", [("reason", "\(error)")])

@@ -11,9 +11,10 @@ public protocol NodeApplication: ReplicatedStateMachine {
     /// The latest time (ms) any applied command carried; a new leader never
     /// stamps earlier than this.
     var clockMs: UInt64 { get }
-    /// A command the leader proposes about once a second (expire offers, fire
-    /// callbacks, roll KPI windows), or nil.
-    func periodicCommand() -> [UInt8]?
+    /// A command the leader should propose now, at wall-clock `nowMs` (expire
+    /// offers, fire callbacks, roll KPI windows), or nil when nothing is due. The
+    /// leader asks about once a second.
+    func periodicCommand(nowMs: UInt64) -> [UInt8]?
     /// Commands that bring the recorded sites in line with what the leader sees:
     /// `known` are the sites of the current members, `reachable` those the leader
     /// heard from recently (its own included).

@@ -26,6 +26,8 @@ public final class TLSPeerNetwork: PeerNetwork, @unchecked Sendable {
     public static let handshakeTimeoutMs = 3_000
     /// A peer that sends nothing (not even a heartbeat) for this long is dropped.
     public static let inboundIdleTimeoutMs = 30_000
+    /// Frames from an authenticated peer: a whole snapshot (Raft codec limit) plus framing.
+    public static let peerFrameBytesMax = CodecLimits.snapshotBytesMax + (1 << 20)
 
     public init(config: NodeConfig, serverContext: TLSContext, clientContext: TLSContext, inbox: Inbox<NodeInput>, log: Log) throws {
         self.config = config
@@ -140,6 +142,9 @@ public final class TLSPeerNetwork: PeerNetwork, @unchecked Sendable {
             return
         }
         log.info("peer.accepted", [("peer", peer.rawValue), ("remote", connection.remoteAddress)])
+        // An authenticated member may send a snapshot, which travels in one frame
+        // and is as large as the state: allow what the Raft codec allows.
+        reader.frameBytesMax = Self.peerFrameBytesMax
         while !stopped.load(ordering: .acquiring) {
             do {
                 let frame = try connection.readFrame(&reader, deadline: .after(milliseconds: Self.inboundIdleTimeoutMs))
@@ -190,7 +195,7 @@ public final class TLSPeerNetwork: PeerNetwork, @unchecked Sendable {
             guard count <= messagesPerFrameMax else { throw DecodingError("\(count) messages in one frame", offset: 0) }
             var messages: [Message] = []
             for _ in 0..<count {
-                messages.append(try Message(decoding: try reader.readBytes(limit: Frame.bytesMaxDefault)))
+                messages.append(try Message(decoding: try reader.readBytes(limit: peerFrameBytesMax)))
             }
             try reader.expectEnd()
             return messages

@@ -41,7 +41,8 @@ public struct Frame: Sendable, Equatable {
 /// Decodes frames from a byte stream incrementally. The buffer never holds more
 /// than one frame of at most `frameBytesMax` plus one read.
 public struct FrameReader {
-    public let frameBytesMax: Int
+    /// May be raised once the peer is authenticated (e.g. for snapshots).
+    public var frameBytesMax: Int
     private var buffer: [UInt8] = []
     private var start = 0
 

@@ -5,104 +5,212 @@ import Foundation
 import Node
 import Synchronization
 
-/// `lifeline bench cluster --help`. The lead wires `benchCluster` into `bench`.
 let benchClusterHelp = """
-    Usage: lifeline bench cluster [--seconds S] [--base-port P] [--dir DIR]
+    Usage: lifeline bench cluster [--seconds S] [--concurrency LIST] [--value-bytes N] [--base-port P] [--dir DIR]
 
-    Starts a 3-node cluster on 127.0.0.1 (TLS 1.3, fsync on every batch), then
-    for each concurrency level 1, 16 and 64 runs that many clients for S seconds,
-    each submitting 256-byte key-value commands to the leader one at a time and
-    waiting until each applied. Prints commits/s and p50/p99/max latency per
-    level, then stops the cluster and removes its directory (unless --dir).
+    Starts a 3-node cluster on 127.0.0.1 with 'cluster up' (TLS 1.3 between
+    nodes and to clients, fsync on every storage batch), finds the leader, then
+    for each concurrency level runs that many client threads for S seconds.
+    Each thread keeps one TLS connection open and sends PUT /v1/kv/KEY with an
+    N-byte value, waiting for each answer (sent after commit and apply) before
+    the next. Prints per level: commits/s, p50/p99/max latency, errors, the
+    load generator's own CPU (in cores; it must stay well below the machine's
+    cores to not be the bottleneck), the 3 nodes' CPU (in cores), and how many
+    entries the leader wrote per fsync (batching). Then stops the nodes it
+    started and removes its directory (unless --dir was given).
 
     Options:
-      --seconds S     seconds per level, 1...300 (default 5)
-      --base-port P   default 17100
-      --dir DIR       keep the cluster's files here instead of a temporary directory
+      --seconds S          seconds per level, 1...300 (default 10)
+      --concurrency LIST   comma-separated client counts (default 1,16,64)
+      --value-bytes N      bytes per command, 1...65536 (default 256)
+      --base-port P        ports P+1.. (peers) and P+51.. (API) (default 17100)
+      --dir DIR            keep the cluster's files here instead of a temporary directory
 
-    Example:
-      lifeline bench cluster --seconds 10
+    Build in release mode for figures worth recording:
+      swift build -c release && .build/release/lifeline bench cluster --seconds 10
 
     Exit codes: 0 ok, 1 failed, 2 usage.
     """
 
 /// Runs the cluster benchmark (see `benchClusterHelp`).
-func benchCluster(_ arguments: [String]) throws -> Int32 {
-    let options = try OptionParser(arguments, valued: ["seconds", "base-port", "dir"])
+@Sendable func benchCluster(_ arguments: [String]) throws -> Int32 {
+    let options = try OptionParser(arguments, valued: ["seconds", "concurrency", "value-bytes", "base-port", "dir"])
     guard options.positional.isEmpty else { throw UsageError("unexpected argument '\(options.positional[0])'") }
-    let seconds = try options.int("seconds", default: 5, range: 1...300)
+    let seconds = try options.int("seconds", default: 10, range: 1...300)
+    let levels = try concurrencyList(options.value("concurrency") ?? "1,16,64")
+    let valueBytes = try options.int("value-bytes", default: 256, range: 1...65_536)
     let base = try options.int("base-port", default: 17_100, range: 1024...65_000)
-    let keep = options.value("dir") != nil
-    let directory = options.value("dir") ?? NSTemporaryDirectory() + "lifeline-bench-\(getpid())"
-    guard try LocalCluster.up(nodes: 3, spares: 0, directory: directory, basePort: base, snapshotEvery: 100_000) == ExitCode.ok else {
-        _ = try? LocalCluster.down(directory: directory)
-        return ExitCode.failed
-    }
-    defer {
-        _ = try? LocalCluster.down(directory: directory)
-        if !keep { try? FileManager.default.removeItem(atPath: directory) }
-    }
-    let file = try ClusterFile.read(from: directory)
-    let connector = try NodeClient.tlsConnector(caFile: file.caFile, certFile: file.certFile, keyFile: file.keyFile)
-    let probe = HTTPClient(address: file.nodes[0].apiAddress!, connector: connector)
-    guard let leaderAPI = (try probe.send("GET", "/v1/cluster").jsonObject?["leaderAPI"] as? String).flatMap(HostPort.init(parsing:)) else {
-        throw CommandFailure("no leader known")
-    }
-    print("leader API \(leaderAPI); 256-byte commands, \(seconds) s per level")
-    print("clients   commits/s   p50 ms   p99 ms   max ms   errors")
-    for concurrency in [1, 16, 64] {
-        let result = runLevel(concurrency: concurrency, seconds: seconds, address: leaderAPI, connector: connector)
-        func ms(_ ns: UInt64) -> String { String(format: "%.2f", Double(ns) / 1e6) }
-        let rate = Double(result.latenciesNs.count) / Double(seconds)
-        print(String(format: "%7d   %9.0f", concurrency, rate) + "   \(ms(result.percentile(0.50)).padded(6))   \(ms(result.percentile(0.99)).padded(6))   \(ms(result.latenciesNs.max() ?? 0).padded(6))   \(result.errors)")
+    let cluster = try LifelineBenchCluster.start(directory: options.value("dir"), basePort: base, snapshotEvery: 100_000)
+    defer { cluster.stop() }
+    let leader = try cluster.waitForLeader()
+    say("machine: \(machineSummary())")
+    say("leader \(leader.node) at \(leader.api); \(valueBytes)-byte values, \(seconds) s per level; raft tick 20 ms, heartbeat 60 ms, election 600 ms")
+    say(levelHeader + "   entries/fsync")
+    for concurrency in levels {
+        let before = cluster.storageCounters(leader.api)
+        let (result, serverCores) = cluster.measure {
+            LoadGenerator(target: cluster.kvTarget(addresses: [leader.api], valueBytes: valueBytes))
+                .run(concurrency: concurrency, seconds: Double(seconds))
+        }
+        let after = cluster.storageCounters(leader.api)
+        let batches = after.batches - before.batches
+        let perFsync = batches == 0 ? 0 : Double(after.entries - before.entries) / Double(batches)
+        say(formatLevel(concurrency, result, serverCores: serverCores) + String(format: "   %13.1f", perFsync))
     }
     return ExitCode.ok
 }
 
-struct LevelResult {
-    var latenciesNs: [UInt64]
-    var errors: Int
-
-    func percentile(_ fraction: Double) -> UInt64 {
-        guard !latenciesNs.isEmpty else { return 0 }
-        let sorted = latenciesNs.sorted()
-        return sorted[min(sorted.count - 1, Int(Double(sorted.count) * fraction))]
+/// Parses "1,16,64".
+func concurrencyList(_ text: String) throws -> [Int] {
+    let levels = text.split(separator: ",").map { Int($0.trimmingCharacters(in: " ")) }
+    guard !levels.isEmpty, levels.allSatisfy({ $0 != nil && (1...1024).contains($0!) }) else {
+        throw UsageError("--concurrency wants comma-separated client counts 1...1024, got '\(text)'")
     }
+    return levels.map { $0! }
 }
 
-func runLevel(concurrency: Int, seconds: Int, address: HostPort, connector: @escaping HTTPClient.Connector) -> LevelResult {
-    let results = Mutex(LevelResult(latenciesNs: [], errors: 0))
-    let done = DispatchGroup()
-    let endNs = MonotonicClock.nowNs() + UInt64(seconds) * 1_000_000_000
-    let value = [UInt8](repeating: UInt8(ascii: "x"), count: 256)
-    for worker in 0..<concurrency {
-        done.enter()
-        let thread = Thread {
-            let client = HTTPClient(address: address, connector: connector)
-            var latencies: [UInt64] = []
-            var errors = 0
-            var sequence = 0
-            while MonotonicClock.nowNs() < endNs {
-                let start = MonotonicClock.nowNs()
-                let ok = (try? client.send("PUT", "/v1/kv/w\(worker)-\(sequence % 1024)", body: value))?.status == 200
-                if ok { latencies.append(MonotonicClock.nowNs() - start) } else { errors += 1 }
-                sequence += 1
-            }
-            client.close()
-            results.withLock {
-                $0.latenciesNs += latencies
-                $0.errors += errors
-            }
-            done.leave()
+/// nproc, CPU model and kernel, for the figures' context.
+func machineSummary() -> String {
+    var model = "unknown CPU"
+    if let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+       let line = text.split(separator: "\n").first(where: { $0.hasPrefix("model name") }),
+       let colon = line.firstIndex(of: ":") {
+        model = line[line.index(after: colon)...].trimmingCharacters(in: " \t")
+    }
+    var names = utsname()
+    uname(&names)
+    let release = withUnsafeBytes(of: &names.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+    var load = [Double](repeating: 0, count: 3)
+    getloadavg(&load, 3)
+    return "\(sysconf(Int32(_SC_NPROCESSORS_ONLN))) cores, \(model), Linux \(release), load average \(String(format: "%.2f", load[0]))"
+}
+
+/// A 3-node Lifeline cluster started with `cluster up` for a benchmark; stops
+/// only the processes it started.
+final class LifelineBenchCluster: @unchecked Sendable {
+    let directory: String
+    let keep: Bool
+    private(set) var file: ClusterFile
+    let connector: HTTPClient.Connector
+
+    private init(directory: String, keep: Bool, file: ClusterFile, connector: @escaping HTTPClient.Connector) {
+        self.directory = directory
+        self.keep = keep
+        self.file = file
+        self.connector = connector
+    }
+
+    static func start(directory given: String?, basePort: Int, snapshotEvery: Int) throws -> LifelineBenchCluster {
+        let directory = given.map { $0.hasPrefix("/") ? $0 : FileManager.default.currentDirectoryPath + "/" + $0 }
+            ?? NSTemporaryDirectory() + "lifeline-bench-\(getpid())"
+        guard try LocalCluster.up(nodes: 3, spares: 0, directory: directory, basePort: basePort, snapshotEvery: snapshotEvery) == ExitCode.ok else {
+            _ = try? LocalCluster.down(directory: directory)
+            throw CommandFailure("the Lifeline cluster did not start; see \(directory)/<node>.log")
         }
-        thread.start()
+        let file = try ClusterFile.read(from: directory)
+        let connector = try NodeClient.tlsConnector(caFile: file.caFile, certFile: file.certFile, keyFile: file.keyFile)
+        return LifelineBenchCluster(directory: directory, keep: given != nil, file: file, connector: connector)
     }
-    _ = done.wait(timeout: .now() + .seconds(seconds + 60))
-    return results.withLock { $0 }
-}
 
-extension String {
-    func padded(_ width: Int) -> String {
-        count >= width ? self : String(repeating: " ", count: width - count) + self
+    func stop() {
+        _ = try? file.write(to: directory)
+        _ = try? LocalCluster.down(directory: directory)
+        for pid in pids { reapFully(pid) }
+        if !keep { try? FileManager.default.removeItem(atPath: directory) }
+    }
+
+    var pids: [pid_t] { file.nodes.map(\.pid) }
+    var apiAddresses: [HostPort] { file.nodes.compactMap(\.apiAddress) }
+
+    /// Waits until every running node names the same leader.
+    func waitForLeader(timeoutMs: UInt64 = 30_000) throws -> (node: String, api: HostPort) {
+        let deadline = MonotonicClock.deadline(afterMs: timeoutMs)
+        while MonotonicClock.now() < deadline {
+            let views = file.nodes.filter { ProcessControl.isRunning($0.pid, commandContains: ["serve"]) }.map { entry in
+                entry.apiAddress.flatMap { try? HTTPClient(address: $0, connector: connector).send("GET", "/v1/cluster", timeoutMs: 1_000).jsonObject }
+            }
+            let leaders = Set(views.map { $0?["leader"] as? String })
+            if leaders.count == 1, let leader = leaders.first ?? nil,
+               let api = file.nodes.first(where: { $0.node == leader })?.apiAddress {
+                return (leader, api)
+            }
+            ProcessControl.pause(ms: 20)
+        }
+        throw CommandFailure("the Lifeline nodes did not agree on a leader within \(timeoutMs) ms")
+    }
+
+    func view(_ api: HostPort) -> [String: Any]? {
+        try? HTTPClient(address: api, connector: connector).send("GET", "/v1/cluster", timeoutMs: 2_000).jsonObject
+    }
+
+    func storageCounters(_ api: HostPort) -> (batches: Int, entries: Int) {
+        let storage = view(api)?["storage"] as? [String: Any]
+        return (storage?["persistBatches"] as? Int ?? 0, storage?["persistedEntries"] as? Int ?? 0)
+    }
+
+    /// Runs `body` and returns its result with the nodes' CPU (in cores) meanwhile.
+    func measure<T>(_ body: () -> T) -> (T, Double) {
+        let pids = self.pids
+        let before = pids.map { processCPUNs(pid: $0) }
+        let start = MonotonicClock.nowNs()
+        let result = body()
+        let elapsed = MonotonicClock.nowNs() - start
+        let used = zip(pids, before).map { processCPUNs(pid: $0.0) - min($0.1, processCPUNs(pid: $0.0)) }.reduce(0, +)
+        return (result, Double(used) / Double(max(1, elapsed)))
+    }
+
+    /// PUT /v1/kv/bWORKER-SLOT with a `valueBytes` value.
+    func kvTarget(addresses: [HostPort], valueBytes: Int, distinctKeys: Bool = false) -> LoadTarget {
+        let value = [UInt8](repeating: UInt8(ascii: "v"), count: valueBytes)
+        let host = addresses[0].description
+        return LoadTarget(addresses: addresses, connector: connector, request: { worker, sequence in
+            httpRequest("PUT", "/v1/kv/b\(worker)-\(sequence)", host: host, body: value, contentType: "application/octet-stream")
+        }, preparedPerWorker: distinctKeys ? 0 : 64)
+    }
+
+    // MARK: - Failover and rejoin
+
+    func index(of node: String) -> Int? { file.nodes.firstIndex { $0.node == node } }
+
+    /// SIGKILL, only if the PID still runs this cluster's `serve`.
+    func kill9(_ node: String) {
+        guard let index = index(of: node) else { return }
+        let entry = file.nodes[index]
+        if ProcessControl.isRunning(entry.pid, commandContains: ["serve", entry.config]) { kill(entry.pid, SIGKILL) }
+        let deadline = MonotonicClock.deadline(afterMs: 5_000)
+        while ProcessControl.isRunning(entry.pid, commandContains: ["serve", entry.config]) && MonotonicClock.now() < deadline {
+            ProcessControl.reap(entry.pid)
+            ProcessControl.pause(ms: 5)
+        }
+        reapFully(entry.pid)
+    }
+
+    /// SIGTERM (graceful), only our own process.
+    func stopNode(_ node: String) {
+        guard let index = index(of: node) else { return }
+        let entry = file.nodes[index]
+        ProcessControl.stop(entry.pid, commandContains: ["serve", entry.config], graceMs: 10_000)
+        reapFully(entry.pid)
+    }
+
+    /// Starts `node` again from its data directory.
+    func restart(_ node: String) throws {
+        guard let index = index(of: node) else { return }
+        let entry = file.nodes[index]
+        file.nodes[index].pid = try ProcessControl.spawnDetached(
+            executable: ProcessControl.currentExecutable(), arguments: ["serve", "--config", entry.config],
+            logFile: directory + "/\(entry.node).log")
+        try file.write(to: directory)
+    }
+
+    /// Waits until `node` answers and has applied at least `index`.
+    func waitUntilApplied(_ node: String, index target: Int, timeoutMs: UInt64) -> Bool {
+        guard let api = file.nodes.first(where: { $0.node == node })?.apiAddress else { return false }
+        let deadline = MonotonicClock.deadline(afterMs: timeoutMs)
+        while MonotonicClock.now() < deadline {
+            if let applied = view(api)?["appliedIndex"] as? Int, applied >= target { return true }
+            ProcessControl.pause(ms: 10)
+        }
+        return false
     }
 }

@@ -117,6 +117,16 @@ import Testing
         #expect(machine.center.isSiteUp(machine.names.site("boston")!) == true)
     }
 
+    @Test func theLeaderTicksOnlyWhenATimerOrANewWindowIsDue() throws {
+        #expect(Machine().periodicCommand(nowMs: 5_000) == nil, "an empty center needs no clock")
+        let (machine, results) = Self.run(Self.script)
+        let offer = try #require(results[7]["offer"] as? [String: Any])
+        let expiry = try #require((offer["expiresAt"] as? NSNumber)?.uint64Value)
+        #expect(machine.periodicCommand(nowMs: 2_500) == nil, "an idle center ticked")
+        #expect(machine.periodicCommand(nowMs: expiry) != nil, "the offer's expiry did not tick")
+        #expect(machine.periodicCommand(nowMs: 900_000 + 1) != nil, "a new KPI window did not tick")
+    }
+
     @Test func thePatientObjectIsCheckedAndOnlyItsReferenceLeaves() throws {
         let reference = try NodeAPI.validatePatient(["id": "ref-77", "name": "Jane Roe", "phone": "+1 555 0100", "dateOfBirth": "1970-01-02"])
         #expect(reference == "ref-77")

@@ -122,13 +122,16 @@ final class TestCluster {
         return acknowledged
     }
 
-    /// True when every listed node has applied at least `index` and all report one state hash.
+    /// True when every listed node has applied at least `index` and all report one
+    /// state hash computed at one applied index (hashes are refreshed lazily).
     func converged(_ nodes: [String], atLeast index: UInt64) -> Bool {
         let views = nodes.map { view($0) }
         guard views.allSatisfy({ $0 != nil }) else { return false }
         let applied = views.map { ($0?["appliedIndex"] as? NSNumber)?.uint64Value ?? 0 }
+        let hashedAt = Set(views.map { ($0?["stateHashIndex"] as? NSNumber)?.uint64Value ?? 0 })
         let hashes = Set(views.map { $0?["stateHash"] as? String ?? "" })
-        return applied.allSatisfy { $0 >= index } && Set(applied).count == 1 && hashes.count == 1 && !hashes.contains("")
+        return applied.allSatisfy { $0 >= index } && hashedAt.count == 1 && hashedAt.first! >= index
+            && hashes.count == 1 && !hashes.contains("")
     }
 
     func pid(_ node: String) -> pid_t { file.nodes.first { $0.node == node }?.pid ?? 0 }
