@@ -10,14 +10,17 @@ public struct ClusterFile: Sendable, Equatable {
         public var apiURL: String
         public var peerAddress: String
         public var config: String
+        /// The node's plain-HTTP status page on loopback, when it has one.
+        public var dashboardURL: String?
 
-        public init(node: String, site: String, pid: Int32, apiURL: String, peerAddress: String, config: String) {
+        public init(node: String, site: String, pid: Int32, apiURL: String, peerAddress: String, config: String, dashboardURL: String? = nil) {
             self.node = node
             self.site = site
             self.pid = pid
             self.apiURL = apiURL
             self.peerAddress = peerAddress
             self.config = config
+            self.dashboardURL = dashboardURL
         }
 
         /// host:port of `apiURL`.
@@ -43,8 +46,13 @@ public struct ClusterFile: Sendable, Equatable {
 
     public func write(to directory: String) throws {
         let object: [String: Any] = [
-            "nodes": nodes.map {
-                ["node": $0.node, "site": $0.site, "pid": Int($0.pid), "apiURL": $0.apiURL, "peerAddress": $0.peerAddress, "config": $0.config]
+            "nodes": nodes.map { entry -> [String: Any] in
+                var object: [String: Any] = [
+                    "node": entry.node, "site": entry.site, "pid": Int(entry.pid), "apiURL": entry.apiURL,
+                    "peerAddress": entry.peerAddress, "config": entry.config,
+                ]
+                if let dashboard = entry.dashboardURL { object["dashboardURL"] = dashboard }
+                return object
             },
             "caFile": caFile, "certFile": certFile, "keyFile": keyFile,
         ]
@@ -66,7 +74,8 @@ public struct ClusterFile: Sendable, Equatable {
             guard let node = entry["node"] as? String, let site = entry["site"] as? String, let pid = entry["pid"] as? Int,
                   let api = entry["apiURL"] as? String, let peer = entry["peerAddress"] as? String, let config = entry["config"] as? String
             else { throw ProcessControlError("\(path): a node entry is malformed") }
-            nodes.append(NodeEntry(node: node, site: site, pid: Int32(pid), apiURL: api, peerAddress: peer, config: config))
+            nodes.append(NodeEntry(node: node, site: site, pid: Int32(pid), apiURL: api, peerAddress: peer, config: config,
+                                   dashboardURL: entry["dashboardURL"] as? String))
         }
         return ClusterFile(nodes: nodes, caFile: ca, certFile: cert, keyFile: key)
     }

@@ -11,6 +11,18 @@ public enum NodeAPI {
         addKeyValueRoutes(&router, runtime)
         addBackupRoute(&router, runtime)
         addContactCenterRoutes(&router, runtime)
+        addMetricsRoute(&router, runtime)
+        addStatusPageRoute(&router)
+        return router
+    }
+
+    /// The plain-HTTP dashboard listener's routes: status, metrics and the page,
+    /// read-only and without patient data.
+    public static func makeDashboardRouter(runtime: NodeRuntime) -> Router {
+        var router = Router()
+        addStatusRoutes(&router, runtime)
+        addMetricsRoute(&router, runtime)
+        addStatusPageRoute(&router)
         return router
     }
 
@@ -28,7 +40,9 @@ public enum NodeAPI {
             return json(200, ["ready": true, "leader": view.leader?.rawValue ?? "", "appliedIndex": view.appliedIndex])
         }
         router.add("GET", "/v1/cluster") { _, _ in
-            json(200, runtime.view.json())
+            var object = runtime.view.json()
+            if let summary = contactSummary(runtime) { object["contactCenter"] = summary.json }
+            return json(200, object)
         }
     }
 

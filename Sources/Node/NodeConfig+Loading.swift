@@ -53,7 +53,7 @@ struct ConfigWalker {
         guard let object = self.object(value, at: "") else { return nil }
         let known: Set<String> = [
             "node", "site", "clusterID", "dataDir", "peerListen", "apiListen", "peers", "tls", "raft",
-            "snapshotEveryEntries", "apiPlainHTTP", "join", "advertisePeer", "advertiseAPI", "siteDownAfterMs",
+            "snapshotEveryEntries", "apiPlainHTTP", "join", "advertisePeer", "advertiseAPI", "siteDownAfterMs", "dashboardListen",
         ]
         unknownKeys(object, known: known, at: "")
         let node = nodeID(object["node"], at: "node")
@@ -80,6 +80,14 @@ struct ConfigWalker {
         let siteDownAfter = object["siteDownAfterMs"] == nil
             ? nil : uint(object["siteDownAfterMs"], at: "siteDownAfterMs", range: NodeConfig.siteDownAfterMsRange)
         let siteDownAfterValid = object["siteDownAfterMs"] == nil || siteDownAfter != nil
+        let dashboard = object["dashboardListen"] == nil ? nil : address(object["dashboardListen"], at: "dashboardListen")
+        if let dashboard, !dashboard.isLoopback {
+            problem("dashboardListen", "the plain-HTTP dashboard listener must be a loopback address, not \(dashboard)")
+        }
+        if let dashboard, dashboard == apiListen || dashboard == peerListen {
+            problem("dashboardListen", "\(dashboard) is already apiListen or peerListen")
+        }
+        let dashboardValid = object["dashboardListen"] == nil || (dashboard != nil && dashboard!.isLoopback)
         if plain == true, let apiListen, !apiListen.isLoopback {
             problem("apiPlainHTTP", "plain HTTP is allowed only when apiListen is a loopback address, not \(apiListen)")
         }
@@ -87,7 +95,7 @@ struct ConfigWalker {
             problem("apiListen", "\(apiListen) is also peerListen")
         }
         guard let node, let site, let clusterID, let dataDir, let peerListen, let apiListen, let peers, let tls,
-              let raft, let snapshotEvery, let plain, let join, let advertisePeer, let advertiseAPI, siteDownAfterValid
+              let raft, let snapshotEvery, let plain, let join, let advertisePeer, let advertiseAPI, siteDownAfterValid, dashboardValid
         else { return nil }
         var config = NodeConfig(
             node: node, site: site, clusterID: clusterID, dataDir: dataDir, peerListen: peerListen,
@@ -95,6 +103,7 @@ struct ConfigWalker {
             apiPlainHTTP: plain, join: join, advertisePeer: advertisePeer, advertiseAPI: advertiseAPI
         )
         config.siteDownAfterMs = siteDownAfter
+        config.dashboardListen = dashboard
         return config
     }
 

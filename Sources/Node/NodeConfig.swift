@@ -121,6 +121,11 @@ public struct NodeConfig: Sendable, Equatable {
     /// marks the site down and reroutes its calls (nil: 3 × raft.electionMs).
     public var siteDownAfterMs: UInt64?
 
+    /// A plain-HTTP listener for wallboards and the status page on this machine:
+    /// only `GET /`, `/health`, `/ready`, `/metrics` and `/v1/cluster`, and only
+    /// on a loopback address (nil: none).
+    public var dashboardListen: HostPort?
+
     /// `siteDownAfterMs` or its default.
     public var siteDownAfter: UInt64 { siteDownAfterMs ?? raft.electionMs * 3 }
     public static let siteDownAfterMsRange: ClosedRange<UInt64> = 100...3_600_000

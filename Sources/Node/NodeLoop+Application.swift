@@ -76,6 +76,7 @@ extension NodeLoop {
         }
         for command in wanted where duties.siteCommandsInFlight[command] == nil {
             duties.siteCommandsInFlight[command] = now
+            published.metrics.update { $0.siteChangesProposed += 1 }
             log.info("site.change_proposed", [("command", String(decoding: command.dropFirst(), as: UTF8.self))])
             proposeInternally(command)
         }

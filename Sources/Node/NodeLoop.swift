@@ -31,6 +31,8 @@ final class NodeLoop {
     /// Commands this follower forwarded, by request id.
     var forwarded: [UInt64: (completion: Completion<ProposalOutcome>, deadline: UInt64)] = [:]
     var nextRequestID: UInt64 = 1
+    /// When the leader accepted each command it is waiting on (for the commit-latency histogram).
+    var proposedAt: [UInt64: UInt64] = [:]
     /// Linearizable reads waiting for their read index, then for it to apply.
     var reads: [UInt64: PendingRead] = [:]
     var nextReadID: UInt64 = 1
@@ -215,7 +217,10 @@ final class NodeLoop {
             do {
                 let ticket = try core.propose(stamp(command))
                 pending[ticket.index] = (ticket.term, reply, deadline)
+                proposedAt[ticket.index] = MonotonicClock.nowNs()
+                published.metrics.update { $0.proposals += 1 }
             } catch {
+                published.metrics.update { $0.proposalsRefused += 1 }
                 answer(reply, .failed(status: 503, code: "proposal_refused", message: "\(error)"))
             }
             return
@@ -309,7 +314,10 @@ final class NodeLoop {
     }
 
     func persist(snapshot: Snapshot?, entries: [Entry], hardState: HardState?) throws {
+        let started = MonotonicClock.nowNs()
         try store.persist(snapshot: snapshot, entries: entries, hardState: hardState)
+        let seconds = Double(MonotonicClock.nowNs() - started) / 1e9
+        published.metrics.update { $0.persistLatency.observe(seconds: seconds) }
         if let hardState { persistedHardState = hardState }
         deferredHardState = nil
         persistBatches += 1
@@ -331,11 +339,17 @@ final class NodeLoop {
                                                     message: "the leader changed while the command was forwarded; it may still apply"))
             }
             forwarded.removeAll()
+            let won = soft.role == .leader
+            published.metrics.update {
+                $0.leaderChanges += 1
+                if won { $0.electionsWon += 1 }
+            }
             log.info("leader.changed", [
                 ("leader", soft.leader?.rawValue ?? "none"), ("term", "\(core.status.term)"), ("role", soft.role.rawValue),
             ])
         }
         if soft.role != .leader && lastSoft.role == .leader {
+            proposedAt.removeAll()
             // Entries this leader proposed may still commit under the next leader;
             // local waiters keep waiting (their index decides). Forwarded ones too.
             log.info("leader.stepped_down", [("term", "\(core.status.term)")])
@@ -358,6 +372,10 @@ final class NodeLoop {
         applied = entry.index
         appliedTerm = entry.term
         appliedBytesSinceSnapshot += UInt64(entry.data.count)
+        if let started = proposedAt.removeValue(forKey: entry.index) {
+            let seconds = Double(MonotonicClock.nowNs() - min(started, MonotonicClock.nowNs())) / 1e9
+            published.metrics.update { $0.commitLatency.observe(seconds: seconds) }
+        }
         if let waiting = pending.removeValue(forKey: entry.index) {
             answer(waiting.reply, waiting.term == entry.term ? .applied(index: entry.index, result: result) : .superseded(entry.index))
         }
@@ -398,6 +416,7 @@ final class NodeLoop {
             answer(pending.removeValue(forKey: index)!.reply, .superseded(index))
         }
         network.setMembers(peersOnly())
+        published.metrics.update { $0.snapshotsRestored += 1 }
         log.info("snapshot.restored", [("index", "\(snapshot.metadata.index)"), ("term", "\(snapshot.metadata.term)")])
     }
 
@@ -422,6 +441,7 @@ final class NodeLoop {
         snapshotIndex = snapshot.metadata.index
         lastSnapshotBytes = UInt64(data.count)
         appliedBytesSinceSnapshot = 0
+        published.metrics.update { $0.snapshotsTaken += 1 }
         log.info("snapshot.taken", [("index", "\(snapshot.metadata.index)"), ("bytes", "\(data.count)")])
     }
 

@@ -68,6 +68,9 @@ public final class NodeRuntime: Sendable {
 
     public var isFinished: Bool { finished.isCompleted }
 
+    /// The loop's counters and latency histograms.
+    public var metrics: NodeMetrics.Values { published.metrics.current }
+
     /// What the loop published last.
     public var view: ClusterView { published.mutex.withLock { $0 } }
 
@@ -162,6 +165,8 @@ public struct NodeStartError: Error, CustomStringConvertible {
 /// copied, so it lives in one object both hold).
 final class PublishedView: Sendable {
     let mutex: Mutex<ClusterView>
+    /// Counters and histograms for `/metrics`, updated by the loop.
+    let metrics = NodeMetrics()
 
     init(_ view: ClusterView) {
         mutex = Mutex(view)

@@ -60,6 +60,7 @@ public enum NodeServer {
         let runtime = NodeRuntime(config: config, log: log)
         let network: TLSPeerNetwork
         let http: HTTPServer
+        var dashboard: HTTPServer?
         do {
             do {
                 try FileManager.default.createDirectory(atPath: config.dataDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
@@ -70,6 +71,7 @@ public enum NodeServer {
             let client = try TLSContext(role: .client, caFile: config.tls.ca, certFile: config.tls.cert, keyFile: config.tls.key)
             network = try TLSPeerNetwork(config: config, serverContext: server, clientContext: client, inbox: runtime.inbox, log: log)
             let apiListener = try TCPListener(host: config.apiListen.host, port: config.apiListen.port)
+            let dashboardListener = try config.dashboardListen.map { try TCPListener(host: $0.host, port: $0.port) }
             let path = databasePath(config)
             try runtime.start(network: network, machine: makeStateMachine()) {
                 try RaftStorage.open(path: path, clusterID: config.clusterID, nodeID: config.node, createIfMissing: true)
@@ -79,12 +81,21 @@ public enum NodeServer {
                 acceptor: APIAcceptor(listener: apiListener, context: config.apiPlainHTTP ? nil : server, log: log),
                 limits: HTTPLimits(connectionsMax: 1024), log: log, handler: { router.respond(to: $0) })
             http.start()
+            if let dashboardListener {
+                let board = NodeAPI.makeDashboardRouter(runtime: runtime)
+                dashboard = HTTPServer(acceptor: APIAcceptor(listener: dashboardListener, context: nil, log: log),
+                                       limits: HTTPLimits(bodyBytesMax: 0, connectionsMax: 64), log: log, handler: { board.respond(to: $0) })
+                dashboard?.start()
+            }
         } catch {
             log.error("node.start_failed", [("reason", "\(error)")])
             printToStderr("lifeline serve: \(error)")
             return 1
         }
-        log.info("node.serving", [("peer", "\(config.peerListen)"), ("api", "\(config.apiListen)"), ("site", config.site.rawValue)])
+        log.info("node.serving", [
+            ("peer", "\(config.peerListen)"), ("api", "\(config.apiListen)"), ("site", config.site.rawValue),
+            ("dashboard", config.dashboardListen.map { "http://\($0)/" } ?? "none"),
+        ])
         var exitCode: Int32 = 0
         while true {
             var timeout = timespec(tv_sec: 0, tv_nsec: 200_000_000)
@@ -100,6 +111,7 @@ public enum NodeServer {
         }
         let failure = runtime.stop(timeoutMs: stopTimeoutMs)
         http.stop()
+        dashboard?.stop()
         network.stop()
         switch failure {
         case .some(.some(let reason)):

@@ -19,7 +19,8 @@ let clusterCommand = Command(
         'lifeline serve' per node with its log in DIR/<node>.log, writes
         DIR/cluster.json (each node's pid, apiURL, peerAddress, config; the ops
         client's caFile, certFile, keyFile) and waits until the nodes agree on a leader.
-        Node i (1-based) listens for peers on P+i and serves HTTPS on P+50+i.
+        Node i (1-based) listens for peers on P+i, serves HTTPS on P+50+i and
+        its plain-HTTP status page (loopback only) on P+30+i.
         --spares N also prepares N more nodes (certificates and "join": true
         configurations, pid 0) for 'lifeline members add'.
 
@@ -91,14 +92,19 @@ enum LocalCluster {
     static let leaderWaitMs: UInt64 = 30_000
     static let stopGraceMs: UInt64 = 10_000
 
-    static func up(nodes: Int, spares: Int, directory: String, basePort: Int, snapshotEvery: Int, restore: String? = nil) throws -> Int32 {
+    /// Writes certificates and configurations, starts the nodes and waits for a
+    /// leader. Node ids are `a`, `b`, ... at sites `site-a`, ... unless `names`
+    /// gives the sites (then each node is named after its site).
+    static func up(nodes: Int, spares: Int, directory: String, basePort: Int, snapshotEvery: Int, restore: String? = nil,
+                   names: [String]? = nil, quiet: Bool = false) throws -> Int32 {
         let fileManager = FileManager.default
         if let restore, !fileManager.fileExists(atPath: restore) { throw CommandFailure("cannot read the backup \(restore)") }
         if fileManager.fileExists(atPath: ClusterFile.path(in: directory)) {
             throw CommandFailure("\(directory) already holds a cluster; run 'lifeline cluster down --dir \(directory)' or pick another --dir")
         }
         try fileManager.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        let ids = (0..<(nodes + spares)).map { String(UnicodeScalar(UInt8(ascii: "a") + UInt8($0))) }
+        let ids = names ?? (0..<(nodes + spares)).map { String(UnicodeScalar(UInt8(ascii: "a") + UInt8($0))) }
+        func site(_ id: String) -> String { names == nil ? "site-\(id)" : id }
         let tlsDirectory = directory + "/tls"
         do {
             try CertificateAuthority.generateCluster(directory: tlsDirectory, nodes: ids, clients: ["ops"])
@@ -108,15 +114,16 @@ enum LocalCluster {
         let bundle = CertificateBundle(directory: tlsDirectory)
         func peerAddress(_ index: Int) -> String { "127.0.0.1:\(basePort + index + 1)" }
         func apiAddress(_ index: Int) -> String { "127.0.0.1:\(basePort + 51 + index)" }
+        func dashboardAddress(_ index: Int) -> String { "127.0.0.1:\(basePort + 31 + index)" }
 
         var entries: [ClusterFile.NodeEntry] = []
         for (index, id) in ids.enumerated() {
             let isSpare = index >= nodes
             let peers = ids.enumerated().filter { $0.offset != index && $0.offset < nodes }.map { other in
-                ["node": other.element, "site": "site-\(other.element)", "peerAddress": peerAddress(other.offset), "apiAddress": apiAddress(other.offset)]
+                ["node": other.element, "site": site(other.element), "peerAddress": peerAddress(other.offset), "apiAddress": apiAddress(other.offset)]
             }
             let config: [String: Any] = [
-                "node": id, "site": "site-\(id)", "clusterID": "local", "dataDir": "data/\(id)",
+                "node": id, "site": site(id), "clusterID": "local", "dataDir": "data/\(id)", "dashboardListen": dashboardAddress(index),
                 "peerListen": peerAddress(index), "apiListen": apiAddress(index), "peers": peers,
                 "tls": ["ca": bundle.caFile, "cert": bundle.certFile(id), "key": bundle.keyFile(id)],
                 "raft": ["tickMs": 20, "heartbeatMs": 60, "electionMs": 600],
@@ -126,8 +133,8 @@ enum LocalCluster {
             let data = try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
             try data.write(to: URL(fileURLWithPath: configPath))
             entries.append(ClusterFile.NodeEntry(
-                node: id, site: "site-\(id)", pid: 0, apiURL: "https://\(apiAddress(index))",
-                peerAddress: peerAddress(index), config: configPath
+                node: id, site: site(id), pid: 0, apiURL: "https://\(apiAddress(index))",
+                peerAddress: peerAddress(index), config: configPath, dashboardURL: "http://\(dashboardAddress(index))/"
             ))
         }
         var file = ClusterFile(nodes: entries, caFile: bundle.caFile, certFile: bundle.certFile("ops"), keyFile: bundle.keyFile("ops"))
@@ -152,7 +159,7 @@ enum LocalCluster {
             )
             try file.write(to: directory)
         }
-        print("started \(nodes) node\(nodes == 1 ? "" : "s") in \(directory); waiting for a leader ...")
+        if !quiet { print("started \(nodes) node\(nodes == 1 ? "" : "s") in \(directory); waiting for a leader ...") }
         let connector = try NodeClient.tlsConnector(caFile: file.caFile, certFile: file.certFile, keyFile: file.keyFile)
         let clients = file.nodes.prefix(nodes).compactMap { $0.apiAddress }.map { HTTPClient(address: $0, connector: connector) }
         let deadline = MonotonicClock.deadline(afterMs: leaderWaitMs)
@@ -162,8 +169,9 @@ enum LocalCluster {
                 return response.jsonObject?["leader"] as? String
             }
             if let first = leaders.first ?? nil, leaders.allSatisfy({ $0 == first }) {
+                guard !quiet else { return ExitCode.ok }
                 for entry in file.nodes.prefix(nodes) {
-                    print("  \(entry.node)  \(entry.site)  pid \(entry.pid)  \(entry.apiURL)  log \(directory)/\(entry.node).log")
+                    print("  \(entry.node)  \(entry.site)  pid \(entry.pid)  \(entry.apiURL)  page \(entry.dashboardURL ?? "-")  log \(directory)/\(entry.node).log")
                 }
                 print("leader: \(first)")
                 print("status: lifeline status --cluster \(directory)")
