@@ -6,6 +6,7 @@ let version = "0.1.0"
 
 /// Every subcommand, in the order `--help` lists them.
 let commands: [Command] = [
+    demoCommand,
     serveCommand,
     clusterCommand,
     statusCommand,
