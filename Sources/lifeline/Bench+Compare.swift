@@ -75,6 +75,9 @@ struct SystemFigures {
     var snapshotBytes: Int?
     var snapshotNote = ""
     var peakRSSKiB: [Int] = []
+    /// After the rejoin: the largest state this run built.
+    var peakRSSAfterRejoinKiB: [Int] = []
+    var rejoinWritesPerSecond: Double?
 }
 
 @Sendable func benchCompare(_ arguments: [String]) throws -> Int32 {
@@ -169,10 +172,12 @@ private func runEtcd(_ cluster: EtcdBenchCluster, _ figures: inout SystemFigures
             figures.catchUpMs = Double(MonotonicClock.nowNs() - start) / 1e6
         }
         figures.catchUpCommands = written.latenciesNs.count
+        figures.rejoinWritesPerSecond = written.commitsPerSecond
+        figures.peakRSSAfterRejoinKiB = cluster.pids.compactMap { peakResidentKiB(pid: $0) }
         let sizes = cluster.snapshotBytes(leader)
         figures.snapshotBytes = sizes.snap > 0 ? sizes.snap : nil
         figures.snapshotNote = "bbolt db \(sizes.db) bytes; " + (sizes.snap > 0 ? ".snap files \(sizes.snap) bytes" : "no .snap yet (snapshot-count 100000)")
-        say(String(format: "rejoin: %d writes, follower caught up to index %d in %@; leader: %@", written.latenciesNs.count, leaderIndex,
+        say(String(format: "rejoin: %d writes (%.0f/s), follower caught up to index %d in %@; leader: %@", written.latenciesNs.count, written.commitsPerSecond, leaderIndex,
                      figures.catchUpMs.map { String(format: "%.0f ms", $0) } ?? "NOT within 600 s", figures.snapshotNote))
     }
 }
@@ -219,9 +224,11 @@ private func runLifeline(_ cluster: LifelineBenchCluster, _ figures: inout Syste
             figures.catchUpMs = Double(MonotonicClock.nowNs() - start) / 1e6
         }
         figures.catchUpCommands = written.latenciesNs.count
+        figures.rejoinWritesPerSecond = written.commitsPerSecond
+        figures.peakRSSAfterRejoinKiB = cluster.pids.compactMap { peakResidentKiB(pid: $0) }
         figures.snapshotBytes = lastSnapshotBytes(logFile: cluster.directory + "/\(leader.node).log")
         figures.snapshotNote = figures.snapshotBytes.map { "latest snapshot \($0) bytes" } ?? "no snapshot taken"
-        say(String(format: "rejoin: %d writes, follower caught up to index %d in %@; leader: %@", written.latenciesNs.count, leaderIndex,
+        say(String(format: "rejoin: %d writes (%.0f/s), follower caught up to index %d in %@; leader: %@", written.latenciesNs.count, written.commitsPerSecond, leaderIndex,
                      figures.catchUpMs.map { String(format: "%.0f ms", $0) } ?? "NOT within 600 s", figures.snapshotNote))
     }
 }
@@ -315,7 +322,10 @@ private func printComparison(lifeline: SystemFigures, etcd: SystemFigures?) {
     row("failover gap max ms", lifeline.failoverGapsMs.max(), etcd?.failoverGapsMs.max(), "%.0f")
     row("rejoin catch-up ms", lifeline.catchUpMs, etcd?.catchUpMs, "%.0f")
     row("snapshot bytes", lifeline.snapshotBytes.map(Double.init), etcd?.snapshotBytes.map(Double.init), "%.0f")
-    row("peak RSS MiB (max node)", lifeline.peakRSSKiB.max().map { Double($0) / 1024 }, etcd?.peakRSSKiB.max().map { Double($0) / 1024 }, "%.1f")
+    row("peak RSS MiB after levels", lifeline.peakRSSKiB.max().map { Double($0) / 1024 }, etcd?.peakRSSKiB.max().map { Double($0) / 1024 }, "%.1f")
+    row("rejoin writes/s", lifeline.rejoinWritesPerSecond, etcd?.rejoinWritesPerSecond, "%.0f")
+    row("peak RSS MiB after rejoin", lifeline.peakRSSAfterRejoinKiB.max().map { Double($0) / 1024 },
+        etcd?.peakRSSAfterRejoinKiB.max().map { Double($0) / 1024 }, "%.1f")
     say("rejoin: Lifeline \(lifeline.catchUpCommands) writes (\(lifeline.snapshotNote))"
           + (etcd.map { "; etcd \($0.catchUpCommands) writes (\($0.snapshotNote))" } ?? ""))
     say("peak RSS at 100,000 queued tasks: not measured (this node serves no task API yet)")
