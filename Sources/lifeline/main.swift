@@ -68,7 +68,9 @@ func runMain(_ arguments: [String]) -> Int32 {
         return ExitCode.usage
     }
     let rest = Array(arguments.dropFirst())
-    if rest.contains("--help") || rest.contains("-h") {
+    // `lifeline bench NAME --help` is the benchmark's own help, which bench prints.
+    let helpIsTheSubcommands = command.name == "bench" && !(rest.first ?? "--help").hasPrefix("-")
+    if (rest.contains("--help") || rest.contains("-h")) && !helpIsTheSubcommands {
         print(command.help)
         return ExitCode.ok
     }
