@@ -1,6 +1,7 @@
 import ContactCenter
 import Foundation
 import Raft
+import Vault
 
 /// What every node replicates: the contact center (queues, tasks, agents,
 /// sites, KPIs) and the raw key-value store that benchmarks and tests write.
@@ -19,10 +20,11 @@ public struct LifelineStateMachine: NodeApplication {
     enum Tag: UInt8 {
         case keyValue = 1
         case contact = 2
+        case security = 3
     }
 
     public static let commandVersion = 1
-    static let snapshotVersion: UInt8 = 1
+    static let snapshotVersion: UInt8 = 2
     public static let nameBytesMax = 64
     public static let commandBytesMax = 16 * 1024
 
@@ -32,7 +34,9 @@ public struct LifelineStateMachine: NodeApplication {
     /// Sites drained for maintenance: down on purpose, so the failure detector
     /// must not bring them back up.
     public private(set) var drained: Set<String> = []
-    public private(set) var clockMs: UInt64 = 0
+    public internal(set) var clockMs: UInt64 = 0
+    /// Sealed patient records and their keys, revocations, verifications, audit trail.
+    public internal(set) var security = SecurityState()
 
     public init() {}
 
@@ -43,23 +47,36 @@ public struct LifelineStateMachine: NodeApplication {
     /// A contact-center command from its JSON fields (`op` and the operation's
     /// fields; `v` and `at` are added). The leader sets `at` when it accepts it.
     public static func contactCommand(_ op: String, _ fields: [String: Any] = [:]) -> [UInt8] {
+        jsonCommand(.contact, op, fields)
+    }
+
+    /// A security command (`audit`, `revoke`, `verify`, `shred`) on behalf of
+    /// `actor` with `role`; the leader sets `at`.
+    public static func securityCommand(_ op: String, actor: String, role: Vault.Role, _ fields: [String: Any] = [:]) -> [UInt8] {
+        var object = fields
+        object["actor"] = actor
+        object["role"] = role.rawValue
+        return jsonCommand(.security, op, object)
+    }
+
+    static func jsonCommand(_ tag: Tag, _ op: String, _ fields: [String: Any]) -> [UInt8] {
         var object = fields
         object["v"] = commandVersion
         object["op"] = op
         object["at"] = 0
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
-        return [Tag.contact.rawValue] + Array(data)
+        return [tag.rawValue] + Array(data)
     }
 
     // MARK: - NodeApplication
 
     public func stamped(_ command: [UInt8], atMs: UInt64) -> [UInt8] {
-        guard command.first == Tag.contact.rawValue, command.count <= Self.commandBytesMax,
+        guard command.first == Tag.contact.rawValue || command.first == Tag.security.rawValue, command.count <= Self.commandBytesMax,
               var object = (try? JSONSerialization.jsonObject(with: Data(command.dropFirst()))) as? [String: Any]
         else { return command }
         object["at"] = atMs
         guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return command }
-        return [Tag.contact.rawValue] + Array(data)
+        return [command[0]] + Array(data)
     }
 
     /// A tick only when one has work: a timer due, or a new KPI window. An idle
@@ -94,6 +111,8 @@ public struct LifelineStateMachine: NodeApplication {
             return keyValue.apply(index: index, command: Array(command.dropFirst()))
         case .contact:
             return encode(applyContact(Array(command.dropFirst())))
+        case .security:
+            return encode(applySecurity(Array(command.dropFirst())))
         case nil:
             return encode(.failure(code: "invalid_command", message: "unknown command tag"))
         }
@@ -103,6 +122,8 @@ public struct LifelineStateMachine: NodeApplication {
     public enum Outcome {
         case applied(CommandResult)
         case failure(code: String, message: String)
+        /// A security command applied; its audit event has this sequence number.
+        case securityApplied(sequence: UInt64)
     }
 
     mutating func applyContact(_ payload: [UInt8]) -> Outcome {
@@ -128,10 +149,20 @@ public struct LifelineStateMachine: NodeApplication {
         case .failure(let error):
             return .failure(code: error.code, message: error.message)
         case .success(let command):
+            // A record travels with its enqueue: both apply, or neither.
+            var securityAfter = security
+            if case .enqueue = command, let sealed = fields.string("record") {
+                do {
+                    try Self.storeRecord(sealed, actor: fields.string("actor"), role: fields.string("role"), at: at, into: &securityAfter)
+                } catch {
+                    return .failure(code: "invalid_record", message: "\(error)")
+                }
+            }
             let result = center.apply(CommandEnvelope(at: at, command))
             // A rejected command changes nothing at all, its time included.
             guard result.isApplied else { return .applied(result) }
             clockMs = max(clockMs, at)
+            security = securityAfter
             names = registry
             drained = drainedAfter
             return .applied(result)
@@ -225,6 +256,8 @@ public struct LifelineStateMachine: NodeApplication {
         switch outcome {
         case .failure(let code, let message):
             object = ["ok": false, "error": ["code": code, "message": message]]
+        case .securityApplied(let sequence):
+            object = ["ok": true, "auditSequence": sequence]
         case .applied(let result):
             if let rejection = result.rejection {
                 object = ["ok": false, "error": ["code": ContactJSON.rejectionCode(rejection.code), "message": rejection.detail]]
@@ -252,6 +285,7 @@ public struct LifelineStateMachine: NodeApplication {
         names.write(to: &writer)
         writer.write(UInt32(drained.count))
         for site in drained.sorted() { writer.writeString(site) }
+        writer.writeBytes(security.encoded())
         return writer.bytes
     }
 
@@ -266,12 +300,14 @@ public struct LifelineStateMachine: NodeApplication {
         let count = try reader.readUInt32()
         var drained: Set<String> = []
         for _ in 0..<count { drained.insert(try reader.readString(limit: Self.nameBytesMax)) }
+        let security = try SecurityState.decoded(try reader.readBytes(limit: CodecLimits.snapshotBytesMax))
         try reader.expectEnd()
         self.clockMs = clock
         self.keyValue = keyValue
         self.center = center
         self.names = names
         self.drained = drained
+        self.security = security
     }
 
     public var stateHash: String {

@@ -1,5 +1,6 @@
 import ContactCenter
 import Foundation
+import Vault
 
 /// The contact center's JSON API: tasks, agents, queues and sites. Writes are
 /// contact-center commands through the log (forwarded to the leader from a
@@ -24,8 +25,10 @@ extension NodeAPI {
     static func addTaskRoutes(_ router: inout Router, _ runtime: NodeRuntime) {
         router.add("POST", "/v1/tasks") { request, _ in
             body(request, allowed: ["queue", "channel", "callType", "priority", "patient", "reason", "site", "callbackAt"]) { fields in
-                let patient = try validatePatient(fields.raw("patient"))
-                if fields.has("reason") { _ = try fields.requiredString("reason", maxBytes: phiBytesMax) }
+                let patientObject = fields.raw("patient")
+                let patient = try validatePatient(patientObject)
+                var phi = (patientObject as? [String: Any] ?? [:]).filter { ["name", "phone", "dateOfBirth"].contains($0.key) }
+                if fields.has("reason") { phi["reason"] = try fields.requiredString("reason", maxBytes: phiBytesMax) }
                 var command: [String: Any] = [
                     "queue": try fields.name("queue"),
                     "channel": try fields.requiredString("channel", maxBytes: 16),
@@ -37,6 +40,11 @@ extension NodeAPI {
                 if fields.has("callbackAt") {
                     guard let due = fields.uint64("callbackAt") else { throw Fields.Failure("invalid_request", "callbackAt: ms since the epoch") }
                     command["callbackAt"] = due
+                }
+                if let ring = runtime.keyRing {
+                    command["record"] = try sealRecord(runtime, ring: ring, patient: patient, phi: phi.compactMapValues { $0 as? String })
+                    command["actor"] = "api-client"
+                    command["role"] = Vault.Role.agent.rawValue
                 }
                 return contact(runtime, "enqueue", command, created: true) { result in
                     var shown: [String: Any] = ["id": result["task"] ?? NSNull()]
@@ -215,6 +223,28 @@ extension NodeAPI {
         command["agent"] = try fields.name("agent")
         command["token"] = try fields.token()
         return command
+    }
+
+    /// Seals the patient's PHI fields with their data key (a new one, wrapped by
+    /// the active KEK, on first contact) on this node, before anything enters
+    /// the log. Returns the sealed record as base64 of its JSON.
+    static func sealRecord(_ runtime: NodeRuntime, ring: KeyRing, patient: String, phi: [String: String]) throws -> String {
+        let box = ValueBox<PatientKeyStore>()
+        guard case .applied = runtime.localRead(timeoutMs: 5_000, { machine in
+            box.set((machine as? LifelineStateMachine)?.security.keys ?? PatientKeyStore())
+            return []
+        }), let keys = box.get() else {
+            throw Fields.Failure("busy", "the node could not read its key store in time")
+        }
+        do {
+            let record = try keys.encrypt(fields: phi.mapValues { Array($0.utf8) }, patient: Vault.PatientID(patient), ring: ring)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            return Base64.encode(Array(try encoder.encode(record)), urlSafe: false)
+        } catch let error as VaultError {
+            // The message names the patient reference and the field, never a value.
+            throw Fields.Failure(error.code == .shredded ? "shredded" : "sealing_failed", error.reason)
+        }
     }
 
     /// Checks the patient object (`id` a reference; `name`, `phone`, `dateOfBirth`

@@ -108,7 +108,7 @@ extension NodeAPI {
 
     /// The contact-center summary from this node's applied state, or nil when the loop is busy.
     static func contactSummary(_ runtime: NodeRuntime) -> ContactSummary? {
-        let box = SummaryBox()
+        let box = ValueBox<ContactSummary>()
         let outcome = runtime.localRead(timeoutMs: 2_000) { machine in
             guard let machine = machine as? LifelineStateMachine else { return [] }
             box.set(ContactSummary(machine))
@@ -176,10 +176,10 @@ extension NodeAPI {
     }
 }
 
-/// Carries a value out of a loop query (set once on the loop thread, read after).
-final class SummaryBox: @unchecked Sendable {
-    private var value: ContactSummary?
+/// Carries a value out of a loop query (set on the loop thread, read after).
+final class ValueBox<Value>: @unchecked Sendable {
+    private var value: Value?
     private let lock = NSLock()
-    func set(_ summary: ContactSummary) { lock.lock(); value = summary; lock.unlock() }
-    func get() -> ContactSummary? { lock.lock(); defer { lock.unlock() }; return value }
+    func set(_ newValue: Value) { lock.lock(); value = newValue; lock.unlock() }
+    func get() -> Value? { lock.lock(); defer { lock.unlock() }; return value }
 }

@@ -53,7 +53,7 @@ struct ConfigWalker {
         guard let object = self.object(value, at: "") else { return nil }
         let known: Set<String> = [
             "node", "site", "clusterID", "dataDir", "peerListen", "apiListen", "peers", "tls", "raft",
-            "snapshotEveryEntries", "apiPlainHTTP", "join", "advertisePeer", "advertiseAPI", "siteDownAfterMs", "dashboardListen",
+            "snapshotEveryEntries", "apiPlainHTTP", "join", "advertisePeer", "advertiseAPI", "siteDownAfterMs", "dashboardListen", "keyRing",
         ]
         unknownKeys(object, known: known, at: "")
         let node = nodeID(object["node"], at: "node")
@@ -88,6 +88,11 @@ struct ConfigWalker {
             problem("dashboardListen", "\(dashboard) is already apiListen or peerListen")
         }
         let dashboardValid = object["dashboardListen"] == nil || (dashboard != nil && dashboard!.isLoopback)
+        let keyRing = object["keyRing"] == nil ? nil : string(object["keyRing"], at: "keyRing").map(resolve)
+        if let keyRing, checkFiles, !FileManager.default.isReadableFile(atPath: keyRing) {
+            problem("keyRing", "\(Log.quoted(keyRing)) is not a readable file ('lifeline keys init --file FILE' makes one)")
+        }
+        let keyRingValid = object["keyRing"] == nil || keyRing != nil
         if plain == true, let apiListen, !apiListen.isLoopback {
             problem("apiPlainHTTP", "plain HTTP is allowed only when apiListen is a loopback address, not \(apiListen)")
         }
@@ -95,7 +100,7 @@ struct ConfigWalker {
             problem("apiListen", "\(apiListen) is also peerListen")
         }
         guard let node, let site, let clusterID, let dataDir, let peerListen, let apiListen, let peers, let tls,
-              let raft, let snapshotEvery, let plain, let join, let advertisePeer, let advertiseAPI, siteDownAfterValid, dashboardValid
+              let raft, let snapshotEvery, let plain, let join, let advertisePeer, let advertiseAPI, siteDownAfterValid, dashboardValid, keyRingValid
         else { return nil }
         var config = NodeConfig(
             node: node, site: site, clusterID: clusterID, dataDir: dataDir, peerListen: peerListen,
@@ -104,6 +109,7 @@ struct ConfigWalker {
         )
         config.siteDownAfterMs = siteDownAfter
         config.dashboardListen = dashboard
+        config.keyRing = keyRing
         return config
     }
 

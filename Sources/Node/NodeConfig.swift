@@ -121,6 +121,10 @@ public struct NodeConfig: Sendable, Equatable {
     /// marks the site down and reroutes its calls (nil: 3 × raft.electionMs).
     public var siteDownAfterMs: UInt64?
 
+    /// The cluster key ring file (KEKs and the token secret; 0600). With it the
+    /// node seals patient fields into the log; without it they are dropped.
+    public var keyRing: String?
+
     /// A plain-HTTP listener for wallboards and the status page on this machine:
     /// only `GET /`, `/health`, `/ready`, `/metrics` and `/v1/cluster`, and only
     /// on a loopback address (nil: none).

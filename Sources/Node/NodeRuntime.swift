@@ -1,6 +1,7 @@
 import Foundation
 import Raft
 import Synchronization
+import Vault
 
 /// A running node: the loop thread, its inbox and its published view. The HTTP
 /// API and the peer network talk to it only through this (Sendable) facade.
@@ -9,14 +10,17 @@ public final class NodeRuntime: Sendable {
     public let log: Log
     public let inbox: Inbox<NodeInput>
     let published: PublishedView
+    /// The cluster key ring, when configured: patient fields are sealed with it.
+    public let keyRing: KeyRing?
     private let finished = Completion<String?>()
 
     public static let inboxCapacity = 16_384
     public static let writeTimeoutMsDefault: UInt64 = 10_000
 
-    public init(config: NodeConfig, log: Log) {
+    public init(config: NodeConfig, log: Log, keyRing: KeyRing? = nil) {
         self.config = config
         self.log = log
+        self.keyRing = keyRing
         inbox = Inbox(capacity: NodeRuntime.inboxCapacity)
         published = PublishedView(ClusterView(node: config.node, site: config.site, clusterID: config.clusterID))
     }

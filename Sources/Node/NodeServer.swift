@@ -3,6 +3,7 @@ import Glibc
 import Raft
 import Storage
 import Transport
+import Vault
 
 /// Accepts API connections: TLS with the node's certificate, or plain TCP when
 /// the config allows it (loopback dashboards).
@@ -57,7 +58,19 @@ public enum NodeServer {
         sigaddset(&stopSignals, SIGINT)
         pthread_sigmask(SIG_BLOCK, &stopSignals, nil)
 
-        let runtime = NodeRuntime(config: config, log: log)
+        let keyRing: KeyRing?
+        do {
+            keyRing = try config.keyRing.map { path throws(VaultError) in try KeyRing.load(path: path) }
+        } catch {
+            log.error("node.start_failed", [("reason", "key ring: \(error)")])
+            printToStderr("lifeline serve: key ring \(config.keyRing ?? ""): \(error)")
+            return 1
+        }
+        if let keyRing, keyRing.clusterID != config.clusterID {
+            printToStderr("lifeline serve: the key ring \(config.keyRing ?? "") belongs to cluster '\(keyRing.clusterID)', this node to '\(config.clusterID)'")
+            return 1
+        }
+        let runtime = NodeRuntime(config: config, log: log, keyRing: keyRing)
         let network: TLSPeerNetwork
         let http: HTTPServer
         var dashboard: HTTPServer?

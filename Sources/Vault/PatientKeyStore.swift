@@ -206,3 +206,30 @@ public struct PatientKeyStore: Hashable, Sendable, Codable {
         VaultError(.shredded, "patient \(patient) was crypto-shredded; their records can never be decrypted")
     }
 }
+
+// MARK: - Canonical Codable
+
+/// Sorted lists instead of dictionaries and sets: the encoding is the same bytes
+/// on every replica (JSONEncoder writes a dictionary with non-string keys, or a
+/// set, in hash order, which differs between processes).
+extension PatientKeyStore {
+    private enum CodingKeys: String, CodingKey { case entries, shredded }
+
+    private struct Pair: Codable {
+        var patient: PatientID
+        var entry: Entry
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let pairs = try container.decode([Pair].self, forKey: .entries)
+        entries = Dictionary(pairs.map { ($0.patient, $0.entry) }, uniquingKeysWith: { _, last in last })
+        shredded = Set(try container.decode([PatientID].self, forKey: .shredded))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(entries.sorted { $0.key < $1.key }.map { Pair(patient: $0.key, entry: $0.value) }, forKey: .entries)
+        try container.encode(shredded.sorted(), forKey: .shredded)
+    }
+}

@@ -4,6 +4,7 @@ import Glibc
 import Foundation
 import Node
 import Transport
+import Vault
 
 let clusterCommand = Command(
     name: "cluster",
@@ -14,7 +15,8 @@ let clusterCommand = Command(
                lifeline cluster kill NODE --dir DIR [--signal KILL|TERM|STOP|CONT]
                lifeline cluster start NODE --dir DIR
 
-        up: creates DIR with a CA and certificates (DIR/tls), one configuration
+        up: creates DIR with a CA and certificates (DIR/tls), a key ring
+        (DIR/keyring.json, 0600: patient fields are sealed with it), one configuration
         per node (DIR/<node>.json, sites site-a, site-b, ...), starts one detached
         'lifeline serve' per node with its log in DIR/<node>.log, writes
         DIR/cluster.json (each node's pid, apiURL, peerAddress, config; the ops
@@ -112,6 +114,13 @@ enum LocalCluster {
             throw CommandFailure(error.description)
         }
         let bundle = CertificateBundle(directory: tlsDirectory)
+        // One key ring for the local cluster (on real hosts each node gets a copy).
+        let keyRingPath = directory + "/keyring.json"
+        do {
+            try KeyRing.generate(clusterID: "local", now: Date()).create(path: keyRingPath)
+        } catch {
+            throw CommandFailure("cannot create the key ring \(keyRingPath): \(error)")
+        }
         func peerAddress(_ index: Int) -> String { "127.0.0.1:\(basePort + index + 1)" }
         func apiAddress(_ index: Int) -> String { "127.0.0.1:\(basePort + 51 + index)" }
         func dashboardAddress(_ index: Int) -> String { "127.0.0.1:\(basePort + 31 + index)" }
@@ -123,7 +132,7 @@ enum LocalCluster {
                 ["node": other.element, "site": site(other.element), "peerAddress": peerAddress(other.offset), "apiAddress": apiAddress(other.offset)]
             }
             let config: [String: Any] = [
-                "node": id, "site": site(id), "clusterID": "local", "dataDir": "data/\(id)", "dashboardListen": dashboardAddress(index),
+                "node": id, "site": site(id), "clusterID": "local", "dataDir": "data/\(id)", "dashboardListen": dashboardAddress(index), "keyRing": keyRingPath,
                 "peerListen": peerAddress(index), "apiListen": apiAddress(index), "peers": peers,
                 "tls": ["ca": bundle.caFile, "cert": bundle.certFile(id), "key": bundle.keyFile(id)],
                 "raft": ["tickMs": 20, "heartbeatMs": 60, "electionMs": 600],

@@ -1,6 +1,7 @@
 import Foundation
 @testable import Node
 import Testing
+import Vault
 
 /// The replicated application as every node applies it: deterministic, strict
 /// about its input, and snapshot-exact.
@@ -125,6 +126,42 @@ import Testing
         #expect(machine.periodicCommand(nowMs: 2_500) == nil, "an idle center ticked")
         #expect(machine.periodicCommand(nowMs: expiry) != nil, "the offer's expiry did not tick")
         #expect(machine.periodicCommand(nowMs: 900_000 + 1) != nil, "a new KPI window did not tick")
+    }
+
+    @Test func sealedRecordsRevocationsVerificationsAndShreddingLeaveAnAuditTrail() throws {
+        let ring = try KeyRing.generate(clusterID: "test", now: Date())
+        var (machine, _) = Self.run(Self.script)
+        let record = try machine.security.keys.encrypt(fields: ["name": Array("Jane Roe".utf8)], patient: Vault.PatientID("ref-7"), ring: ring)
+        let sealed = Base64.encode(Array(try JSONEncoder().encode(record)), urlSafe: false)
+        let enqueue = Self.command("enqueue", at: 3_000, ["queue": "scheduling", "channel": "voice", "callType": "general",
+                                                          "patient": "ref-7", "site": "boston", "record": sealed, "actor": "ivr", "role": "agent"])
+        let answer = String(decoding: machine.apply(index: 20, command: enqueue), as: UTF8.self)
+        #expect(answer.contains("\"ok\":true"), "\(answer)")
+        #expect(try machine.security.readRecord("ref-7", ring: ring) == ["name": "Jane Roe"])
+        let other = try KeyRing.generate(clusterID: "test", now: Date())
+        #expect(throws: VaultError.self) { _ = try machine.security.readRecord("ref-7", ring: other) }
+
+        func security(_ op: String, _ fields: [String: Any]) -> String {
+            let command = Machine().stamped(Machine.securityCommand(op, actor: "sam", role: .supervisor, fields), atMs: 4_000)
+            return String(decoding: machine.apply(index: 30, command: command), as: UTF8.self)
+        }
+        #expect(security("verify", ["task": 999, "method": "dob"]).contains("unknown_task"))
+        #expect(security("verify", ["task": 2, "method": "dob+address"]).contains("\"ok\":true"))
+        #expect(machine.security.verification(of: 2) == "dob+address")
+        #expect(security("revoke", ["tokenID": "abc", "expiresAt": 9_999_999]).contains("\"ok\":true"))
+        #expect(machine.security.revokedIDs == ["abc"])
+        #expect(security("shred", ["patient": "ref-7", "reason": "erasure request"]).contains("\"ok\":true"))
+        #expect(throws: VaultError.self) { _ = try machine.security.readRecord("ref-7", ring: ring) }
+
+        let actions = machine.security.events.map(\.action)
+        #expect(actions == ["phi.write", "identity.verify", "token.revoke", "phi.shred"])
+        #expect((try? AuditChain.verify(machine.security.events).get()) != nil, "the trail does not verify")
+        var reordered = machine.security.events
+        reordered.swapAt(1, 2)
+        #expect((try? AuditChain.verify(reordered).get()) == nil, "a reordered trail verified")
+        var restored = Machine()
+        try restored.restore(machine.snapshot())
+        #expect(restored.security == machine.security && restored.stateHash == machine.stateHash)
     }
 
     @Test func thePatientObjectIsCheckedAndOnlyItsReferenceLeaves() throws {

@@ -28,8 +28,8 @@ final class TestCluster {
     /// A base port unlikely to collide with other test runs on this machine.
     static func basePort(slot: Int) -> Int {
         // Each cluster uses base+1...base+9 (peers) and base+51...base+59 (API);
-        // slots 0...15 of one test process stay inside its 1,000 ports.
-        20_000 + Int(getpid() % 45) * 1_000 + slot * 60
+        // slots 0...19 of one test process stay inside its 1,250 ports.
+        20_000 + Int(getpid() % 36) * 1_250 + slot * 60
     }
 
     init(nodes: Int, slot: Int, extra: [String] = []) throws {
@@ -155,12 +155,17 @@ final class TestCluster {
 
     /// Stops every node this cluster started (SIGTERM, then SIGKILL) and removes the directory.
     func down() {
+        stopNodes()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    /// Stops every node this cluster started and keeps the directory.
+    func stopNodes() {
         for client in clients.values { client.close() }
         clients.removeAll()
         for entry in file.nodes {
             ProcessControl.stop(entry.pid, commandContains: ["serve", directory], graceMs: 5_000)
         }
-        try? FileManager.default.removeItem(atPath: directory)
     }
 
     func logs() -> String {

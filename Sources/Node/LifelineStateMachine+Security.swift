@@ -1,0 +1,77 @@
+import Foundation
+import Vault
+
+/// Security commands (tag 3): the audit trail, token revocation, identity
+/// verification and crypto-shredding. Each one that changes something also
+/// appends its own audit event, in the same apply.
+extension LifelineStateMachine {
+    mutating func applySecurity(_ payload: [UInt8]) -> Outcome {
+        guard payload.count <= Self.commandBytesMax,
+              let object = (try? JSONSerialization.jsonObject(with: Data(payload))) as? [String: Any]
+        else { return .failure(code: "invalid_command", message: "the command is not a JSON object") }
+        var fields = Fields(object)
+        guard fields.int("v") == Self.commandVersion, let op = fields.string("op") else {
+            return .failure(code: "invalid_command", message: "unsupported command version or no op")
+        }
+        let at = max(fields.uint64("at") ?? 0, clockMs)
+        guard let actor = fields.string("actor"), !actor.isEmpty, actor.utf8.count <= AuditEvent.actorBytesMax,
+              let role = fields.string("role").flatMap(Vault.Role.init(rawValue:))
+        else { return .failure(code: "invalid_command", message: "actor and role are required") }
+        var after = security
+        do {
+            switch op {
+            case "audit":
+                let outcome = fields.string("outcome") == "denied" ? AuditEvent.Outcome.denied : .allowed
+                try after.audit(AuditEvent.Draft(
+                    timeMs: at, actor: actor, role: role, action: fields.string("action") ?? "",
+                    resources: ((try? fields.stringList("resources", maxCount: AuditEvent.resourcesMax)) ?? nil) ?? [],
+                    outcome: outcome, reason: fields.string("reason") ?? "", breakGlass: (try? fields.bool("breakGlass", default: false)) ?? false
+                ))
+            case "revoke":
+                guard let token = fields.string("tokenID"), !token.isEmpty, token.utf8.count <= 64, let expires = fields.uint64("expiresAt") else {
+                    return .failure(code: "invalid_request", message: "tokenID and expiresAt are required")
+                }
+                after.revoke(token, expiresAt: expires, nowSeconds: at / 1000)
+                try after.audit(AuditEvent.Draft(timeMs: at, actor: actor, role: role, action: "token.revoke", resources: ["token:\(token)"], outcome: .allowed))
+            case "verify":
+                guard let task = fields.uint64("task"), center.task(.init(task)) != nil else {
+                    return .failure(code: "unknown_task", message: "no such task")
+                }
+                guard let method = fields.string("method"), !method.isEmpty, method.utf8.count <= SecurityState.methodBytesMax else {
+                    return .failure(code: "invalid_request", message: "method: how the caller was verified, 1...\(SecurityState.methodBytesMax) bytes")
+                }
+                guard after.verify(task: task, method: method) else { return .failure(code: "limit_reached", message: "too many verifications") }
+                try after.audit(AuditEvent.Draft(timeMs: at, actor: actor, role: role, action: "identity.verify", resources: ["task:\(task)"],
+                                                 outcome: .allowed, reason: method))
+            case "shred":
+                guard let patient = fields.string("patient"), NameRegistry.isValidName(patient) else {
+                    return .failure(code: "invalid_request", message: "patient: a patient reference")
+                }
+                _ = after.shred(patient)
+                try after.audit(AuditEvent.Draft(timeMs: at, actor: actor, role: role, action: "phi.shred", resources: ["patient:\(patient)"],
+                                                 outcome: .allowed, reason: fields.string("reason") ?? ""))
+            default:
+                return .failure(code: "invalid_command", message: "unknown op \(op)")
+            }
+        } catch {
+            return .failure(code: "invalid_request", message: "\(error)")
+        }
+        security = after
+        clockMs = max(clockMs, at)
+        return .securityApplied(sequence: security.nextSequence - 1)
+    }
+
+    /// Applies a sealed record carried by an enqueue: the data key (created on
+    /// first use), the ciphertext, and a `phi.write` audit event.
+    static func storeRecord(_ base64: String, actor: String?, role: String?, at: UInt64, into state: inout SecurityState) throws {
+        guard let bytes = Base64.decode(base64, urlSafe: false),
+              let record = try? JSONDecoder().decode(SealedRecord.self, from: Data(bytes)) else {
+            throw VaultError(.malformed, "the sealed record cannot be decoded")
+        }
+        try state.store(record, atMs: at)
+        try state.audit(AuditEvent.Draft(
+            timeMs: at, actor: actor ?? "unknown", role: role.flatMap(Vault.Role.init(rawValue:)) ?? .agent, action: "phi.write",
+            resources: ["patient:\(record.patient.rawValue)"] + record.fields.keys.sorted().map { "field:\($0)" }, outcome: .allowed
+        ))
+    }
+}

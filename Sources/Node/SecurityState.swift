@@ -1,0 +1,89 @@
+import Foundation
+import Vault
+
+/// The replicated security state: patients' wrapped data keys and sealed record
+/// fields (ciphertext only), revoked tokens, identity verifications recorded on
+/// tasks, and the hash-chained audit trail. Part of `LifelineStateMachine`;
+/// changed only by committed commands, in log order, on every node.
+public struct SecurityState: Sendable, Equatable, Codable {
+    public private(set) var keys = PatientKeyStore()
+    /// Patient reference → field name → the latest sealed value.
+    public private(set) var records: [String: [String: SealedField]] = [:]
+    /// Revoked token id → its expiry (Unix seconds); dropped once expired.
+    public private(set) var revoked: [String: UInt64] = [:]
+    /// Task number (decimal) → how the caller's identity was verified (e.g. "dob+address").
+    public private(set) var verifications: [String: String] = [:]
+    /// Every audit event, oldest first, hash-chained.
+    public private(set) var events: [AuditEvent] = []
+    var nextSequence: UInt64 = AuditChain.Head.genesis.nextSequence
+    var lastHash: [UInt8] = AuditChain.Head.genesis.lastHash
+
+    public static let verificationsMax = 1_000_000
+    public static let methodBytesMax = 64
+
+    public init() {}
+
+    public var head: AuditChain.Head { AuditChain.Head(nextSequence: nextSequence, lastHash: lastHash) }
+    public var revokedIDs: Set<String> { Set(revoked.keys) }
+
+    /// Appends one event to the chain.
+    mutating func audit(_ draft: AuditEvent.Draft) throws(VaultError) {
+        var chain = AuditChain(head: head)
+        let event = try chain.append(draft)
+        events.append(event)
+        nextSequence = chain.head.nextSequence
+        lastHash = chain.head.lastHash
+    }
+
+    /// Stores a sealed record (its data key is created on first use).
+    mutating func store(_ record: SealedRecord, atMs: UInt64) throws(VaultError) {
+        try keys.apply(record, atMs: atMs)
+        var fields = records[record.patient.rawValue] ?? [:]
+        for (name, field) in record.fields { fields[name] = field }
+        records[record.patient.rawValue] = fields
+    }
+
+    mutating func revoke(_ tokenID: String, expiresAt: UInt64, nowSeconds: UInt64) {
+        revoked = revoked.filter { $0.value > nowSeconds }
+        if expiresAt > nowSeconds { revoked[tokenID] = expiresAt }
+    }
+
+    mutating func verify(task: UInt64, method: String) -> Bool {
+        guard verifications.count < Self.verificationsMax || verifications[String(task)] != nil else { return false }
+        verifications[String(task)] = method
+        return true
+    }
+
+    public func verification(of task: UInt64) -> String? { verifications[String(task)] }
+
+    /// Destroys the patient's data key: every copy of their ciphertext, in every
+    /// snapshot and backup, becomes unreadable. The sealed fields are dropped too.
+    mutating func shred(_ patient: String) -> Bool {
+        records[patient] = nil
+        return keys.shred(Vault.PatientID(patient))
+    }
+
+    /// Decrypts one patient's record with the node's key ring. Never partial: any
+    /// field that fails makes the whole read fail.
+    public func readRecord(_ patient: String, ring: KeyRing) throws(VaultError) -> [String: String] {
+        guard let fields = records[patient], !fields.isEmpty else {
+            throw VaultError(.unknownPatient, "no record for this patient")
+        }
+        let opened = try keys.decrypt(SealedRecord(patient: Vault.PatientID(patient), newKey: nil, fields: fields), ring: ring)
+        return opened.mapValues { String(decoding: $0, as: UTF8.self) }
+    }
+
+    // MARK: - Snapshot
+
+    /// Canonical JSON: string-keyed dictionaries with sorted keys and sorted
+    /// lists only, so every replica encodes the same state to the same bytes.
+    func encoded() -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return (try? encoder.encode(self)).map(Array.init) ?? []
+    }
+
+    static func decoded(_ bytes: [UInt8]) throws -> SecurityState {
+        try JSONDecoder().decode(SecurityState.self, from: Data(bytes))
+    }
+}
