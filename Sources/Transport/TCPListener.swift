@@ -8,8 +8,9 @@ public final class TCPListener: @unchecked Sendable {
     public let host: String
     public let port: UInt16
 
-    /// The most connections waiting to be accepted.
-    public static let backlogMax: Int32 = 128
+    /// The most connections waiting to be accepted (the kernel caps it at
+    /// net.core.somaxconn). 128 made some of 256 clients connecting at once fail.
+    public static let backlogMax: Int32 = 1024
 
     public init(host: String, port: UInt16) throws(ConnectionError) {
         var address = try Socket.address(host: host, port: port)

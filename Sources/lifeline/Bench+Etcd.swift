@@ -54,8 +54,15 @@ final class EtcdBenchCluster: @unchecked Sendable {
             return nil
         }
         say("installing etcd: apt-get install -y etcd-server etcd-client ...")
-        let (status, output) = ProcessControl.run(
+        var (status, output) = ProcessControl.run(
             executable: "/usr/bin/apt-get", arguments: ["install", "-y", "etcd-server", "etcd-client"], timeoutMs: 600_000)
+        if status != 0 || findExecutable() == nil {
+            // A fresh machine may have no package lists yet.
+            say("apt-get install failed (exit \(status)); running apt-get update and trying once more ...")
+            _ = ProcessControl.run(executable: "/usr/bin/apt-get", arguments: ["update"], timeoutMs: 600_000)
+            (status, output) = ProcessControl.run(
+                executable: "/usr/bin/apt-get", arguments: ["install", "-y", "etcd-server", "etcd-client"], timeoutMs: 600_000)
+        }
         if status != 0 || findExecutable() == nil {
             say("cannot install etcd (apt-get exit \(status)): \(output.split(separator: "\n").suffix(3).joined(separator: " / "))")
             say("etcd's half is skipped; run as root with network access, or install etcd-server yourself")

@@ -45,7 +45,7 @@ let benchCommand = Command(
             throw UsageError("unknown benchmark '\(name)' (\(benchmarks.map(\.name).joined(separator: ", ")))")
         }
         let rest = Array(arguments.dropFirst())
-        if rest.contains("--help") {
+        if rest.contains("--help") || rest.contains("-h") {
             print(benchmark.help)
             return ExitCode.ok
         }

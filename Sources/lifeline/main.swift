@@ -68,9 +68,9 @@ func runMain(_ arguments: [String]) -> Int32 {
         return ExitCode.usage
     }
     let rest = Array(arguments.dropFirst())
-    // `lifeline bench NAME --help` is the benchmark's own help, which bench prints.
-    let helpIsTheSubcommands = command.name == "bench" && !(rest.first ?? "--help").hasPrefix("-")
-    if (rest.contains("--help") || rest.contains("-h")) && !helpIsTheSubcommands {
+    // `lifeline bench NAME --help` is answered by the benchmark itself.
+    let benchmarkHelp = command.name == "bench" && rest.first.map { !$0.hasPrefix("-") } == true
+    if (rest.contains("--help") || rest.contains("-h")) && !benchmarkHelp {
         print(command.help)
         return ExitCode.ok
     }
