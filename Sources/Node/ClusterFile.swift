@@ -34,12 +34,20 @@ public struct ClusterFile: Sendable, Equatable {
     public var caFile: String
     public var certFile: String
     public var keyFile: String
+    /// Bearer tokens by role name (ops, supervisor, auditor, dashboard), issued by
+    /// `cluster up` from the cluster's key ring; empty for a cluster without one.
+    public var tokens: [String: String] = [:]
 
     public init(nodes: [NodeEntry], caFile: String, certFile: String, keyFile: String) {
         self.nodes = nodes
         self.caFile = caFile
         self.certFile = certFile
         self.keyFile = keyFile
+    }
+
+    /// The token for `role`, as an Authorization header (empty when none).
+    public func authorization(_ role: String) -> [(String, String)] {
+        tokens[role].map { [("authorization", "Bearer \($0)")] } ?? []
     }
 
     public static func path(in directory: String) -> String { (directory as NSString).appendingPathComponent("cluster.json") }
@@ -54,7 +62,7 @@ public struct ClusterFile: Sendable, Equatable {
                 if let dashboard = entry.dashboardURL { object["dashboardURL"] = dashboard }
                 return object
             },
-            "caFile": caFile, "certFile": certFile, "keyFile": keyFile,
+            "caFile": caFile, "certFile": certFile, "keyFile": keyFile, "tokens": tokens,
         ]
         let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
         try data.write(to: URL(fileURLWithPath: ClusterFile.path(in: directory)), options: .atomic)
@@ -77,6 +85,8 @@ public struct ClusterFile: Sendable, Equatable {
             nodes.append(NodeEntry(node: node, site: site, pid: Int32(pid), apiURL: api, peerAddress: peer, config: config,
                                    dashboardURL: entry["dashboardURL"] as? String))
         }
-        return ClusterFile(nodes: nodes, caFile: ca, certFile: cert, keyFile: key)
+        var file = ClusterFile(nodes: nodes, caFile: ca, certFile: cert, keyFile: key)
+        file.tokens = object["tokens"] as? [String: String] ?? [:]
+        return file
     }
 }

@@ -18,12 +18,16 @@ public final class HTTPClient: Sendable {
     private let connector: Connector
     private let limits: HTTPLimits
     private let connection = Mutex<(any Connection)?>(nil)
+    /// Sent with every request (e.g. the bearer token).
+    private let defaultHeaders: [(String, String)]
 
     /// - Parameter connector: opens a connection (TLS with the ops certificate, or plain TCP).
-    public init(address: HostPort, limits: HTTPLimits = HTTPLimits(bodyBytesMax: 64 << 20), connector: @escaping Connector) {
+    public init(address: HostPort, limits: HTTPLimits = HTTPLimits(bodyBytesMax: 64 << 20), headers: [(String, String)] = [],
+                connector: @escaping Connector) {
         self.address = address
         self.limits = limits
         self.connector = connector
+        defaultHeaders = headers
     }
 
     deinit {
@@ -48,7 +52,7 @@ public final class HTTPClient: Sendable {
         if !body.isEmpty && !headers.contains(where: { $0.0.lowercased() == "content-type" }) {
             head += "content-type: application/json\r\n"
         }
-        for (name, value) in headers { head += "\(name): \(value)\r\n" }
+        for (name, value) in defaultHeaders + headers { head += "\(name): \(value)\r\n" }
         head += "\r\n"
         let bytes = Array(head.utf8) + body
         return try connection.withLock { current throws -> HTTPResponse in

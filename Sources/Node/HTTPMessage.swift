@@ -8,6 +8,8 @@ public struct HTTPRequest: Sendable {
     /// Header names lowercased, in arrival order.
     public var headers: [(name: String, value: String)]
     public var body: [UInt8]
+    /// Who is calling, once the router checked the bearer token (nil on open routes).
+    public var principal: Principal?
 
     public init(method: String, path: String, query: [String: String] = [:], version: String = "HTTP/1.1",
                 headers: [(name: String, value: String)] = [], body: [UInt8] = []) {

@@ -43,8 +43,8 @@ extension NodeAPI {
                 }
                 if let ring = runtime.keyRing {
                     command["record"] = try sealRecord(runtime, ring: ring, patient: patient, phi: phi.compactMapValues { $0 as? String })
-                    command["actor"] = "api-client"
-                    command["role"] = Vault.Role.agent.rawValue
+                    command["actor"] = request.principal?.subject ?? "tls-client"
+                    command["role"] = (request.principal?.role ?? Vault.Role.agent).rawValue
                 }
                 return contact(runtime, "enqueue", command, created: true) { result in
                     var shown: [String: Any] = ["id": result["task"] ?? NSNull()]
@@ -53,10 +53,17 @@ extension NodeAPI {
                 }
             }
         }
-        router.add("GET", "/v1/tasks/{id}") { _, parameters in
+        router.add("GET", "/v1/tasks/{id}") { request, parameters in
             guard let id = taskID(parameters) else { return invalidTaskID() }
+            let principal = request.principal
             return read(runtime) { machine in
-                machine.center.task(id).map { ContactJSON.task($0, machine) }
+                guard let task = machine.center.task(id) else { return nil }
+                // Agents and nurses see only the tasks offered or assigned to them.
+                if let principal, principal.role == .agent || principal.role == .nurse,
+                   task.agent.map({ machine.names.name(of: $0) }) != principal.subject {
+                    return nil
+                }
+                return ContactJSON.task(task, machine)
             }
         }
         router.add("POST", "/v1/tasks/{id}/abandon") { request, parameters in
@@ -77,19 +84,19 @@ extension NodeAPI {
         router.add("POST", "/v1/tasks/{id}/escalate") { request, parameters in
             guard let id = taskID(parameters) else { return invalidTaskID() }
             return body(request, allowed: ["agent", "token", "to", "reason"]) { fields in
-                contact(runtime, "escalate", try holderFields(&fields, id, extra: ["to", "reason"]))
+                contact(runtime, "escalate", try holderFields(&fields, id, extra: ["to", "reason"], principal: request.principal))
             }
         }
         router.add("POST", "/v1/tasks/{id}/transfer") { request, parameters in
             guard let id = taskID(parameters) else { return invalidTaskID() }
             return body(request, allowed: ["agent", "token", "to"]) { fields in
-                contact(runtime, "transfer", try holderFields(&fields, id, extra: ["to"]))
+                contact(runtime, "transfer", try holderFields(&fields, id, extra: ["to"], principal: request.principal))
             }
         }
         router.add("POST", "/v1/tasks/{id}/disposition") { request, parameters in
             guard let id = taskID(parameters) else { return invalidTaskID() }
             return body(request, allowed: ["agent", "token", "resolvedFirstContact", "followUpNeeded", "csat"]) { fields in
-                contact(runtime, "complete", try holderFields(&fields, id, extra: ["resolvedFirstContact", "followUpNeeded", "csat"]))
+                contact(runtime, "complete", try holderFields(&fields, id, extra: ["resolvedFirstContact", "followUpNeeded", "csat"], principal: request.principal))
             }
         }
     }
@@ -102,7 +109,7 @@ extension NodeAPI {
             return body(request, allowed: ["site", "roles", "skills", "capacity"]) { fields in
                 var command = passThrough(&fields, ["site", "roles", "skills", "capacity"])
                 command["agent"] = name
-                return contact(runtime, "registerAgent", command)
+                return audited(runtime, request, "workforce.agent_register", ["agent:\(name)"], contact(runtime, "registerAgent", command))
             }
         }
         router.add("GET", "/v1/agents") { _, _ in
@@ -110,8 +117,9 @@ extension NodeAPI {
                 ["agents": machine.center.agentIDs.compactMap { id in machine.center.agent(id).map { ContactJSON.agent(id, $0, machine) } }]
             }
         }
-        router.add("GET", "/v1/agents/{id}") { _, parameters in
+        router.add("GET", "/v1/agents/{id}") { request, parameters in
             guard let name = validName(parameters["id"]) else { return invalidName("agent") }
+            if let refused = notThemselves(runtime, request, agent: name, route: "GET /v1/agents/{id}") { return refused }
             return read(runtime) { machine in
                 guard let id = machine.names.agent(name), let view = machine.center.agent(id) else { return nil }
                 return ContactJSON.agent(id, view, machine)
@@ -120,6 +128,7 @@ extension NodeAPI {
         for (path, presence) in [("login", "available"), ("logout", "offline")] {
             router.add("POST", "/v1/agents/{id}/\(path)") { request, parameters in
                 guard let name = validName(parameters["id"]) else { return invalidName("agent") }
+                if let refused = notThemselves(runtime, request, agent: name, route: "POST /v1/agents/{id}/\(path)") { return refused }
                 return body(request, allowed: [], emptyAllowed: true) { _ in
                     contact(runtime, "presence", ["agent": name, "presence": presence])
                 }
@@ -127,12 +136,14 @@ extension NodeAPI {
         }
         router.add("POST", "/v1/agents/{id}/status") { request, parameters in
             guard let name = validName(parameters["id"]) else { return invalidName("agent") }
+            if let refused = notThemselves(runtime, request, agent: name, route: "POST /v1/agents/{id}/status") { return refused }
             return body(request, allowed: ["presence"]) { fields in
                 contact(runtime, "presence", ["agent": name, "presence": try fields.requiredString("presence", maxBytes: 16)])
             }
         }
         router.add("GET", "/v1/agents/{id}/offer") { request, parameters in
             guard let name = validName(parameters["id"]) else { return invalidName("agent") }
+            if let refused = notThemselves(runtime, request, agent: name, route: "GET /v1/agents/{id}/offer") { return refused }
             let waitMs = min(UInt64(request.query["waitMs"] ?? "0") ?? 0, longPollMsMax)
             return longPollOffer(runtime, agent: name, waitMs: waitMs)
         }
@@ -143,6 +154,7 @@ extension NodeAPI {
         for action in agentActions {
             router.add("POST", "/v1/agents/{id}/\(action.path)") { request, parameters in
                 guard let name = validName(parameters["id"]) else { return invalidName("agent") }
+                if let refused = notThemselves(runtime, request, agent: name, route: "POST /v1/agents/{id}/\(action.path)") { return refused }
                 return body(request, allowed: Set(["task", "token"] + action.extra)) { fields in
                     var command = passThrough(&fields, ["task", "token"] + action.extra)
                     command["agent"] = name
@@ -162,7 +174,7 @@ extension NodeAPI {
             return body(request, allowed: Set(queueKeys), emptyAllowed: true) { fields in
                 var command = passThrough(&fields, queueKeys)
                 command["queue"] = name
-                return contact(runtime, "defineQueue", command)
+                return audited(runtime, request, "workforce.queue_define", ["queue:\(name)"], contact(runtime, "defineQueue", command))
             }
         }
         router.add("GET", "/v1/queues") { _, _ in
@@ -180,7 +192,9 @@ extension NodeAPI {
         for (path, op) in [("drain", "drain"), ("resume", "resume")] {
             router.add("POST", "/v1/sites/{id}/\(path)") { request, parameters in
                 guard let name = validName(parameters["id"]) else { return invalidName("site") }
-                return body(request, allowed: [], emptyAllowed: true) { _ in contact(runtime, op, ["site": name]) }
+                return body(request, allowed: [], emptyAllowed: true) { _ in
+                    audited(runtime, request, "cluster.site_\(op)", ["site:\(name)"], contact(runtime, op, ["site": name]))
+                }
             }
         }
     }
@@ -204,10 +218,18 @@ extension NodeAPI {
         do {
             return try make(&fields)
         } catch let error as Fields.Failure {
+            if error.code == "forbidden" { return .error(403, code: "forbidden", message: error.message) }
             return .error(ContactJSON.status(forCode: error.code) == 422 ? 422 : 400, code: error.code, message: error.message)
         } catch {
             return .error(400, code: "invalid_request", message: "\(error)")
         }
+    }
+
+    /// A 403 (audited) when the caller may not act as `agent`, else nil.
+    static func notThemselves(_ runtime: NodeRuntime, _ request: HTTPRequest, agent: String, route: String) -> HTTPResponse? {
+        guard let principal = request.principal, !principal.mayActAs(agent: agent) else { return nil }
+        return refuse(runtime, 403, "forbidden", "an agent acts only as themselves", actor: principal.subject, role: principal.role,
+                      route: route, resources: ["agent:\(agent)"]).response
     }
 
     /// Copies the present `keys` into a command (their values are checked in apply).
@@ -217,10 +239,14 @@ extension NodeAPI {
         return command
     }
 
-    static func holderFields(_ fields: inout Fields, _ task: TaskID, extra: [String]) throws(Fields.Failure) -> [String: Any] {
+    static func holderFields(_ fields: inout Fields, _ task: TaskID, extra: [String], principal: Principal?) throws(Fields.Failure) -> [String: Any] {
         var command = passThrough(&fields, extra)
         command["task"] = task.rawValue
-        command["agent"] = try fields.name("agent")
+        let agent = try fields.name("agent")
+        if let principal, !principal.mayActAs(agent: agent) {
+            throw Fields.Failure("forbidden", "an agent acts only as themselves")
+        }
+        command["agent"] = agent
         command["token"] = try fields.token()
         return command
     }
@@ -290,7 +316,13 @@ extension NodeAPI {
     /// Proposes a contact-center command and shapes the applied result.
     static func contact(_ runtime: NodeRuntime, _ op: String, _ fields: [String: Any], created: Bool = false,
                         shape: (([String: Any]) -> [String: Any])? = nil) -> HTTPResponse {
-        switch runtime.propose(LifelineStateMachine.contactCommand(op, fields)) {
+        commandResponse(runtime.propose(LifelineStateMachine.contactCommand(op, fields)), created: created, shape: shape)
+    }
+
+    /// A proposal's outcome as the API answers it: the applied result, or the
+    /// refusal with its status.
+    static func commandResponse(_ outcome: ProposalOutcome, created: Bool, shape: (([String: Any]) -> [String: Any])?) -> HTTPResponse {
+        switch outcome {
         case .failed(let status, let code, let message):
             return .error(status, code: code, message: message)
         case .applied(let index, let result):

@@ -13,6 +13,8 @@ public enum NodeAPI {
         addContactCenterRoutes(&router, runtime)
         addMetricsRoute(&router, runtime)
         addStatusPageRoute(&router)
+        addSecurityRoutes(&router, runtime)
+        if let ring = runtime.keyRing { installAuthorization(&router, runtime, ring: ring) }
         return router
     }
 
@@ -50,14 +52,14 @@ public enum NodeAPI {
 
     /// `GET /v1/backup`: this node's applied state as a `BackupImage` file.
     static func addBackupRoute(_ router: inout Router, _ runtime: NodeRuntime) {
-        router.add("GET", "/v1/backup") { _, _ in
+        router.add("GET", "/v1/backup") { request, _ in
             guard let image = runtime.backup() else {
                 return .error(503, code: "busy", message: "the node did not take the backup in time; retry shortly")
             }
-            return HTTPResponse(status: 200, headers: [
+            return audited(runtime, request, "cluster.backup", ["index:\(image.index)"], HTTPResponse(status: 200, headers: [
                 ("content-type", "application/octet-stream"),
                 ("x-lifeline-backup-index", "\(image.index)"),
-            ], body: image.encoded())
+            ], body: image.encoded()))
         }
     }
 
@@ -81,9 +83,10 @@ public enum NodeAPI {
                 return .error(400, code: "invalid_member", message: problems.joined(separator: "; "))
             }
             let info = MemberInfo(site: SiteID(site), peerAddress: peer, apiAddress: api)
-            return outcome(runtime.changeMembers(ConfChange(kind: .addLearner, node: node, context: info.encoded())), created: true)
+            return audited(runtime, request, "cluster.member_add", ["node:\(node)"],
+                           outcome(runtime.changeMembers(ConfChange(kind: .addLearner, node: node, context: info.encoded())), created: true))
         }
-        router.add("POST", "/v1/cluster/members/{id}/promote") { _, parameters in
+        router.add("POST", "/v1/cluster/members/{id}/promote") { request, parameters in
             let node = NodeID(parameters["id"] ?? "")
             guard let member = runtime.view.members.first(where: { $0.node == node }),
                   let site = member.site, let peer = member.peerAddress, let api = member.apiAddress
@@ -91,14 +94,16 @@ public enum NodeAPI {
                 return .error(404, code: "unknown_member", message: "\(node) is not a member")
             }
             let info = MemberInfo(site: site, peerAddress: peer, apiAddress: api)
-            return outcome(runtime.changeMembers(ConfChange(kind: .addVoter, node: node, context: info.encoded())), created: false)
+            return audited(runtime, request, "cluster.member_promote", ["node:\(node)"],
+                           outcome(runtime.changeMembers(ConfChange(kind: .addVoter, node: node, context: info.encoded())), created: false))
         }
-        router.add("DELETE", "/v1/cluster/members/{id}") { _, parameters in
+        router.add("DELETE", "/v1/cluster/members/{id}") { request, parameters in
             let node = NodeID(parameters["id"] ?? "")
             guard runtime.view.members.contains(where: { $0.node == node }) else {
                 return .error(404, code: "unknown_member", message: "\(node) is not a member")
             }
-            return outcome(runtime.changeMembers(ConfChange(kind: .removeNode, node: node)), created: false)
+            return audited(runtime, request, "cluster.member_remove", ["node:\(node)"],
+                           outcome(runtime.changeMembers(ConfChange(kind: .removeNode, node: node)), created: false))
         }
         router.add("POST", "/v1/cluster/transfer-leader") { request, _ in
             guard let body = jsonBody(request) else { return badJSON() }
@@ -108,7 +113,7 @@ public enum NodeAPI {
             guard runtime.view.members.contains(where: { $0.node == to && $0.isVoter }) else {
                 return .error(404, code: "unknown_member", message: "\(to) is not a voter")
             }
-            return outcome(runtime.transferLeader(to: to), created: false)
+            return audited(runtime, request, "cluster.transfer_leader", ["node:\(to)"], outcome(runtime.transferLeader(to: to), created: false))
         }
     }
 

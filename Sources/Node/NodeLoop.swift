@@ -114,6 +114,7 @@ final class NodeLoop {
     func run() throws {
         let tickNs = config.raft.tickMs * 1_000_000
         var nextTick = MonotonicClock.nowNs() + tickNs
+        publishRevoked()
         publish(started: true)
         while true {
             let now = MonotonicClock.nowNs()
@@ -364,6 +365,7 @@ final class NodeLoop {
         case .normal:
             result = machine.apply(index: entry.index, command: entry.data)
             hashDirty = true
+            if entry.data.first == LifelineStateMachine.Tag.security.rawValue { publishRevoked() }
         case .noop:
             break
         case .confChange:
@@ -379,6 +381,13 @@ final class NodeLoop {
         if let waiting = pending.removeValue(forKey: entry.index) {
             answer(waiting.reply, waiting.term == entry.term ? .applied(index: entry.index, result: result) : .superseded(entry.index))
         }
+    }
+
+    /// Hands the revocation set to the API threads.
+    func publishRevoked() {
+        guard let lifeline = machine as? LifelineStateMachine else { return }
+        let revoked = lifeline.security.revokedIDs
+        published.revoked.withLock { $0 = revoked }
     }
 
     func applyConfChange(_ entry: Entry) {
@@ -417,6 +426,7 @@ final class NodeLoop {
         }
         network.setMembers(peersOnly())
         published.metrics.update { $0.snapshotsRestored += 1 }
+        publishRevoked()
         log.info("snapshot.restored", [("index", "\(snapshot.metadata.index)"), ("term", "\(snapshot.metadata.term)")])
     }
 

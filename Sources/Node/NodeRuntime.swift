@@ -72,6 +72,9 @@ public final class NodeRuntime: Sendable {
 
     public var isFinished: Bool { finished.isCompleted }
 
+    /// Token ids revoked by committed commands (checked on every API call).
+    public var revokedTokens: Set<String> { published.revoked.withLock { $0 } }
+
     /// The loop's counters and latency histograms.
     public var metrics: NodeMetrics.Values { published.metrics.current }
 
@@ -171,6 +174,8 @@ final class PublishedView: Sendable {
     let mutex: Mutex<ClusterView>
     /// Counters and histograms for `/metrics`, updated by the loop.
     let metrics = NodeMetrics()
+    /// Revoked token ids as of the last applied revocation, for the API's checks.
+    let revoked = Mutex<Set<String>>([])
 
     init(_ view: ClusterView) {
         mutex = Mutex(view)

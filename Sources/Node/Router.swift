@@ -12,6 +12,11 @@ public struct Router: Sendable {
 
     private var routes: [Route] = []
 
+    /// Checks a request for its route ("METHOD /pattern") before the handler runs:
+    /// the caller's identity, or the refusal to send. Nil: no check (tests, the
+    /// read-only dashboard listener).
+    public var authorize: (@Sendable (_ request: HTTPRequest, _ route: String) -> Result<Principal?, RefusedRequest>)?
+
     public init() {}
 
     /// Registers `handler` for `method` on `pattern` (e.g. `/v1/cluster/members/{id}/promote`).
@@ -33,7 +38,15 @@ public struct Router: Sendable {
         for route in routes {
             guard let parameters = Router.match(route.segments, path) else { continue }
             if route.method == request.method || (request.method == "HEAD" && route.method == "GET") {
-                return route.handler(request, parameters)
+                guard let authorize else { return route.handler(request, parameters) }
+                switch authorize(request, "\(route.method) \(route.pattern)") {
+                case .failure(let refused):
+                    return refused.response
+                case .success(let principal):
+                    var checked = request
+                    checked.principal = principal
+                    return route.handler(checked, parameters)
+                }
             }
             allowed.append(route.method)
         }

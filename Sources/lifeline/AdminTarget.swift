@@ -7,8 +7,10 @@ import Node
 struct AdminTarget {
     var addresses: [HostPort]
     var connector: HTTPClient.Connector
+    /// The bearer token sent with every request, as a header.
+    var headers: [(String, String)] = []
 
-    static let valuedOptions: Set<String> = ["cluster", "url", "ca", "cert", "key"]
+    static let valuedOptions: Set<String> = ["cluster", "url", "ca", "cert", "key", "token"]
 
     static let optionsHelp = """
           --cluster DIR   a directory written by 'lifeline cluster up'
@@ -16,14 +18,20 @@ struct AdminTarget {
           --ca FILE       the cluster CA (with --url https://)
           --cert FILE     the ops client certificate (with --url https://)
           --key FILE      the ops client key (with --url https://)
+          --token TOKEN   the bearer token to send (with --cluster: the one for this
+                          command's role in cluster.json; 'lifeline token issue' makes one)
         """
 
-    init(_ options: OptionParser) throws {
+    /// - Parameter role: whose token from cluster.json the command uses (ops for
+    ///   cluster administration, supervisor for the contact center, auditor for audit).
+    init(_ options: OptionParser, role: String = "ops") throws {
+        if let token = options.value("token") { headers = [("authorization", "Bearer \(token)")] }
         if let directory = options.value("cluster") {
             guard options.value("url") == nil else { throw UsageError("use --cluster or --url, not both") }
             let file = try ClusterFile.read(from: directory)
             addresses = file.nodes.filter { $0.pid != 0 }.compactMap(\.apiAddress)
             connector = try NodeClient.tlsConnector(caFile: file.caFile, certFile: file.certFile, keyFile: file.keyFile)
+            if headers.isEmpty { headers = file.authorization(role) }
             return
         }
         guard let url = options.value("url") else { throw UsageError("--cluster DIR or --url URL is required") }
@@ -45,7 +53,7 @@ struct AdminTarget {
     }
 
     func client(_ address: HostPort) -> HTTPClient {
-        HTTPClient(address: address, connector: connector)
+        HTTPClient(address: address, headers: headers, connector: connector)
     }
 
     /// `GET /v1/cluster` from the first node that answers.

@@ -127,7 +127,7 @@ final class LifelineBenchCluster: @unchecked Sendable {
         let deadline = MonotonicClock.deadline(afterMs: timeoutMs)
         while MonotonicClock.now() < deadline {
             let views = file.nodes.filter { ProcessControl.isRunning($0.pid, commandContains: ["serve"]) }.map { entry in
-                entry.apiAddress.flatMap { try? HTTPClient(address: $0, connector: connector).send("GET", "/v1/cluster", timeoutMs: 1_000).jsonObject }
+                entry.apiAddress.flatMap { try? HTTPClient(address: $0, headers: file.authorization("ops"), connector: connector).send("GET", "/v1/cluster", timeoutMs: 1_000).jsonObject }
             }
             let leaders = Set(views.map { $0?["leader"] as? String })
             if leaders.count == 1, let leader = leaders.first ?? nil,
@@ -140,7 +140,7 @@ final class LifelineBenchCluster: @unchecked Sendable {
     }
 
     func view(_ api: HostPort) -> [String: Any]? {
-        try? HTTPClient(address: api, connector: connector).send("GET", "/v1/cluster", timeoutMs: 2_000).jsonObject
+        try? HTTPClient(address: api, headers: file.authorization("ops"), connector: connector).send("GET", "/v1/cluster", timeoutMs: 2_000).jsonObject
     }
 
     func storageCounters(_ api: HostPort) -> (batches: Int, entries: Int) {
@@ -163,8 +163,10 @@ final class LifelineBenchCluster: @unchecked Sendable {
     func kvTarget(addresses: [HostPort], valueBytes: Int, distinctKeys: Bool = false) -> LoadTarget {
         let value = [UInt8](repeating: UInt8(ascii: "v"), count: valueBytes)
         let host = addresses[0].description
+        let token = file.authorization("ops")
         return LoadTarget(addresses: addresses, connector: connector, request: { worker, sequence in
-            httpRequest("PUT", "/v1/kv/b\(worker)-\(sequence)", host: host, body: value, contentType: "application/octet-stream")
+            httpRequest("PUT", "/v1/kv/b\(worker)-\(sequence)", host: host, body: value, contentType: "application/octet-stream",
+                        headers: token)
         }, preparedPerWorker: distinctKeys ? 0 : 64)
     }
 

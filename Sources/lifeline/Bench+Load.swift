@@ -265,8 +265,10 @@ func peakResidentKiB(pid: pid_t) -> Int? {
 }
 
 /// Builds raw HTTP/1.1 request bytes.
-func httpRequest(_ method: String, _ path: String, host: String, body: [UInt8], contentType: String = "application/json") -> [UInt8] {
+func httpRequest(_ method: String, _ path: String, host: String, body: [UInt8], contentType: String = "application/json",
+                 headers: [(String, String)] = []) -> [UInt8] {
     var head = "\(method) \(path) HTTP/1.1\r\nhost: \(host)\r\ncontent-length: \(body.count)\r\n"
+    for (name, value) in headers { head += "\(name): \(value)\r\n" }
     if !body.isEmpty { head += "content-type: \(contentType)\r\n" }
     head += "\r\n"
     return Array(head.utf8) + body

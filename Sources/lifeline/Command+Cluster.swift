@@ -116,8 +116,10 @@ enum LocalCluster {
         let bundle = CertificateBundle(directory: tlsDirectory)
         // One key ring for the local cluster (on real hosts each node gets a copy).
         let keyRingPath = directory + "/keyring.json"
+        let ring: KeyRing
         do {
-            try KeyRing.generate(clusterID: "local", now: Date()).create(path: keyRingPath)
+            ring = try KeyRing.generate(clusterID: "local", now: Date())
+            try ring.create(path: keyRingPath)
         } catch {
             throw CommandFailure("cannot create the key ring \(keyRingPath): \(error)")
         }
@@ -147,6 +149,15 @@ enum LocalCluster {
             ))
         }
         var file = ClusterFile(nodes: entries, caFile: bundle.caFile, certFile: bundle.certFile("ops"), keyFile: bundle.keyFile("ops"))
+        // A token per role for the operator of this local cluster (7 days).
+        for role in [Role.ops, .supervisor, .auditor, .dashboard] {
+            do {
+                file.tokens[role.rawValue] = try ring.tokenSigner.issue(subject: "local-\(role.rawValue)", role: role, site: site(ids[0]),
+                                                                        now: Date(), ttlSeconds: TokenVerifier.ttlSecondsMax).token
+            } catch {
+                throw CommandFailure("cannot issue the \(role.rawValue) token: \(error)")
+            }
+        }
         try file.write(to: directory)
         if let restore {
             for entry in file.nodes.prefix(nodes) {
@@ -170,7 +181,9 @@ enum LocalCluster {
         }
         if !quiet { print("started \(nodes) node\(nodes == 1 ? "" : "s") in \(directory); waiting for a leader ...") }
         let connector = try NodeClient.tlsConnector(caFile: file.caFile, certFile: file.certFile, keyFile: file.keyFile)
-        let clients = file.nodes.prefix(nodes).compactMap { $0.apiAddress }.map { HTTPClient(address: $0, connector: connector) }
+        let clients = file.nodes.prefix(nodes).compactMap { $0.apiAddress }.map {
+            HTTPClient(address: $0, headers: file.authorization("ops"), connector: connector)
+        }
         let deadline = MonotonicClock.deadline(afterMs: leaderWaitMs)
         while MonotonicClock.now() < deadline {
             let leaders = clients.map { client -> String? in

@@ -96,7 +96,7 @@ let queuesCommand = Command(
         """,
     run: { arguments in
         let options = try OptionParser(arguments, valued: AdminTarget.valuedOptions.union(["config"]), flags: ["json"])
-        let target = try AdminTarget(options)
+        let target = try AdminTarget(options, role: "supervisor")
         switch (options.positional.first, options.positional.count) {
         case ("list", 1):
             return try APIClientCommand.show(try APIClientCommand.send(target, "GET", "/v1/queues"), json: options.has("json")) { object in
@@ -144,7 +144,7 @@ let agentsCommand = Command(
         """,
     run: { arguments in
         let options = try OptionParser(arguments, valued: AdminTarget.valuedOptions.union(["site", "roles", "skills"]), flags: ["json"])
-        let target = try AdminTarget(options)
+        let target = try AdminTarget(options, role: "supervisor")
         let json = options.has("json")
         switch (options.positional.first, options.positional.count) {
         case ("list", 1):
@@ -209,7 +209,7 @@ let tasksCommand = Command(
         """,
     run: { arguments in
         let options = try OptionParser(arguments, valued: AdminTarget.valuedOptions.union(["due-at"]), flags: ["json"])
-        let target = try AdminTarget(options)
+        let target = try AdminTarget(options, role: "supervisor")
         guard options.positional.count == 2, let id = UInt64(options.positional[1]), id > 0 else {
             throw UsageError("want 'tasks show|abandon|callback ID' with a task number")
         }
@@ -261,7 +261,7 @@ let drainCommand = Command(
         guard options.positional.count == 1 else { throw UsageError("want 'drain SITE'") }
         let site = options.positional[0]
         let action = options.has("resume") ? "resume" : "drain"
-        return try APIClientCommand.show(try APIClientCommand.send(try AdminTarget(options), "POST", "/v1/sites/\(site)/\(action)"),
+        return try APIClientCommand.show(try APIClientCommand.send(try AdminTarget(options, role: "supervisor"), "POST", "/v1/sites/\(site)/\(action)"),
                                          json: options.has("json")) { _ in
             action == "drain" ? "\(site) drained: its calls go to the other sites" : "\(site) resumed"
         }

@@ -4,6 +4,7 @@ import Glibc
 import Foundation
 import Node
 import Synchronization
+import Vault
 
 let demoCommand = Command(
     name: "demo",
@@ -75,6 +76,7 @@ final class Demo: @unchecked Sendable {
     let stats = DemoStats()
     var file = ClusterFile(nodes: [], caFile: "", certFile: "", keyFile: "")
     var connector: HTTPClient.Connector?
+    var ring: KeyRing?
 
     init(_ settings: DemoSettings) { self.settings = settings }
 
@@ -101,6 +103,7 @@ final class Demo: @unchecked Sendable {
         }
         file = try ClusterFile.read(from: settings.directory)
         connector = try NodeClient.tlsConnector(caFile: file.caFile, certFile: file.certFile, keyFile: file.keyFile)
+        ring = try KeyRing.load(path: settings.directory + "/keyring.json")
         do {
             try loadSampleCenter()
         } catch {
@@ -157,9 +160,13 @@ final class Demo: @unchecked Sendable {
         return thread
     }
 
-    func client(for site: String) -> HTTPClient? {
-        guard let connector, let address = file.nodes.first(where: { $0.node == site })?.apiAddress else { return nil }
-        return HTTPClient(address: address, connector: connector)
+    /// A client of `site`'s node acting as `subject` with `role` (a token signed
+    /// with the cluster's key ring, as a sign-on service would issue it).
+    func client(for site: String, subject: String = "demo-supervisor", role: Role = .supervisor) -> HTTPClient? {
+        guard let connector, let ring, let address = file.nodes.first(where: { $0.node == site })?.apiAddress,
+              let token = try? ring.tokenSigner.issue(subject: subject, role: role, site: site, now: Date(), ttlSeconds: 86_400).token
+        else { return nil }
+        return HTTPClient(address: address, headers: [("authorization", "Bearer \(token)")], connector: connector)
     }
 
     /// Queues and agents, written through whichever node answers.
@@ -211,7 +218,10 @@ final class Demo: @unchecked Sendable {
               status pages   \(file.nodes.compactMap { node in node.dashboardURL.map { "\($0)  (\(node.node))" } }.joined(separator: "\n                 "))
               metrics        \(first?.dashboardURL.map { $0 + "metrics" } ?? "-")
               cluster.json   \(ClusterFile.path(in: settings.directory))  (pids, API addresses, the ops client certificate)
-              try the API    curl --cacert \(file.caFile) --cert \(file.certFile) --key \(file.keyFile) \(first?.apiURL ?? "")/v1/queues
+              try the API    curl --cacert \(file.caFile) --cert \(file.certFile) --key \(file.keyFile) \\
+                               -H "Authorization: Bearer \(file.tokens["supervisor"] ?? "")" \(first?.apiURL ?? "")/v1/queues
+              tokens         ops, supervisor, auditor and dashboard tokens are in cluster.json; dashboard:
+                               \(file.tokens["dashboard"] ?? "-")
               status         lifeline status --cluster \(settings.directory)
               lose a site    lifeline cluster kill denver --dir \(settings.directory)    (or start with --kill-site denver)
 

@@ -28,8 +28,14 @@ let statusCommand = Command(
         var allAnswered = true
         print(options.has("json") ? "" : "NODE  SITE        ROLE        TERM  LEADER  COMMIT   APPLIED  HASH              MEMBERS")
         for address in target.addresses {
-            guard let response = try? target.client(address).send("GET", "/v1/cluster", timeoutMs: 5_000),
-                  response.status == 200, let view = response.jsonObject
+            let answer = try? target.client(address).send("GET", "/v1/cluster", timeoutMs: 5_000)
+            if let answer, answer.status != 200 {
+                allAnswered = false
+                let error = answer.jsonObject?["error"] as? [String: Any]
+                print("\(address): HTTP \(answer.status) \(error?["code"] as? String ?? ""): \(error?["message"] as? String ?? "")")
+                continue
+            }
+            guard let response = answer, let view = response.jsonObject
             else {
                 allAnswered = false
                 print(options.has("json") ? "{\"address\":\"\(address)\",\"down\":true}" : "\(address): DOWN")

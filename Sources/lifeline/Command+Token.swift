@@ -4,9 +4,15 @@ import Vault
 /// `lifeline token issue`: signs an API bearer token with the key ring's token secret.
 let tokenCommand = Command(
     name: "token",
-    summary: "issue a signed API bearer token from the key ring",
+    summary: "issue a signed API bearer token from the key ring, or revoke one",
     help: """
         Usage: lifeline token issue --subject S --role R --site SITE --keys F [--ttl 8h] [--json]
+               lifeline token revoke ID TARGET
+
+        revoke: a replicated command; one commit later every node refuses the
+        token whose id (the 'jti' that 'issue --json' prints) is ID. TARGET is
+        --cluster DIR (uses its ops token) or --url with --ca, --cert, --key and
+        --token (an ops or supervisor token).
 
         Signs a bearer token locally with the token secret in key ring F
         (see 'lifeline keys'). Format: ll1.<base64url claims>.<base64url HMAC-SHA256>.
@@ -22,9 +28,17 @@ let tokenCommand = Command(
 
         Example:
           lifeline token issue --subject alice --role agent --site boston --ttl 8h --keys keyring.json
+          lifeline token revoke 3f9c0a... --cluster /tmp/ll
         """,
     run: { arguments in
-        guard arguments.first == "issue" else { throw UsageError("want the action 'issue'") }
+        if arguments.first == "revoke" {
+            let options = try OptionParser(Array(arguments.dropFirst()), valued: AdminTarget.valuedOptions, flags: ["json"])
+            guard options.positional.count == 1 else { throw UsageError("want 'token revoke ID'") }
+            let target = try AdminTarget(options, role: "ops")
+            return try APIClientCommand.show(try APIClientCommand.send(target, "POST", "/v1/tokens/\(options.positional[0])/revoke"),
+                                             json: options.has("json")) { _ in "token \(options.positional[0]) revoked on every node" }
+        }
+        guard arguments.first == "issue" else { throw UsageError("want the action 'issue' or 'revoke'") }
         let options = try OptionParser(Array(arguments.dropFirst()), valued: ["subject", "role", "site", "ttl", "keys"], flags: ["json"])
         guard options.positional.isEmpty else { throw UsageError("unexpected argument '\(options.positional[0])'") }
         guard let subject = options.value("subject") else { throw UsageError("--subject is required") }

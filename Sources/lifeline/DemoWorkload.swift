@@ -1,5 +1,6 @@
 import Foundation
 import Node
+import Vault
 
 /// The demo's simulated people at one site: callers who reach the site's node,
 /// and agents who work from its desktops. Everything goes through the public API.
@@ -48,7 +49,7 @@ struct DemoWorkload {
     // MARK: - Agents
 
     func agentLoop(_ agent: Agent) {
-        guard let client = demo.client(for: site) else { return }
+        guard let client = demo.client(for: site, subject: agent.name, role: Role(rawValue: agent.role) ?? .agent) else { return }
         var generator = SystemRandomNumberGenerator()
         var loggedIn = false
         while !demo.isStopping {
@@ -90,7 +91,8 @@ struct DemoWorkload {
     // MARK: - Callers
 
     func callerLoop() {
-        guard let client = demo.client(for: site) else { return }
+        // The site's telephony front end: creates tasks and follows them up.
+        guard let client = demo.client(for: site, subject: "ivr-\(site)", role: .supervisor) else { return }
         var generator = SystemRandomNumberGenerator()
         var impatient: [(task: Int, at: UInt64, callback: Bool)] = []
         var serial = 0

@@ -23,6 +23,7 @@ let commands: [Command] = [
     benchCommand,
     keysCommand,
     tokenCommand,
+    auditCommand,
     drillCommand,
 ]
 

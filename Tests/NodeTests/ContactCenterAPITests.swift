@@ -10,7 +10,7 @@ import Testing
 
     func call(_ cluster: TestCluster, _ node: String, _ method: String, _ path: String, _ body: Any? = nil,
               raw: String? = nil) throws -> (Int, [String: Any]) {
-        let client = try #require(cluster.client(node))
+        let client = try #require(cluster.client(node, role: "supervisor"))
         var bytes: [UInt8] = []
         if let raw {
             bytes = Array(raw.utf8)

@@ -14,7 +14,7 @@ import Vault
         let cluster = try TestCluster(nodes: 3, slot: 16, extra: ["--snapshot-every", "16"])
         defer { cluster.down() }
         guard let leader = cluster.awaitLeader(among: ["a", "b", "c"]) else { return }
-        let client = try #require(cluster.client(leader))
+        let client = try #require(cluster.client(leader, role: "supervisor"))
         #expect(try client.sendJSON("PUT", "/v1/queues/general", json: [:] as [String: Any]).status == 200)
         for number in 0..<40 {
             let body: [String: Any] = [
@@ -24,7 +24,7 @@ import Vault
                 "reason": "\(Self.marker) chest pain",
             ]
             let node = ["a", "b", "c"][number % 3]
-            let response = try #require(cluster.client(node)).sendJSON("POST", "/v1/tasks", json: body)
+            let response = try #require(cluster.client(node, role: "supervisor")).sendJSON("POST", "/v1/tasks", json: body)
             #expect(response.status == 201, "\(String(decoding: response.body, as: UTF8.self))")
         }
         let applied = (cluster.view(leader)?["appliedIndex"] as? NSNumber)?.uint64Value ?? 0

@@ -57,13 +57,15 @@ final class TestCluster {
         ProcessControl.run(executable: binary, arguments: arguments, timeoutMs: 120_000)
     }
 
-    func client(_ node: String) -> HTTPClient? {
-        if let existing = clients[node] { return existing }
+    /// A keep-alive client of `node`'s API carrying the token of `role` from cluster.json.
+    func client(_ node: String, role: String = "ops") -> HTTPClient? {
+        let key = "\(node)/\(role)"
+        if let existing = clients[key] { return existing }
         guard let entry = file.nodes.first(where: { $0.node == node }), let address = entry.apiAddress,
               let connector = try? NodeClient.tlsConnector(caFile: file.caFile, certFile: file.certFile, keyFile: file.keyFile)
         else { return nil }
-        let client = HTTPClient(address: address, connector: connector)
-        clients[node] = client
+        let client = HTTPClient(address: address, headers: file.authorization(role), connector: connector)
+        clients[key] = client
         return client
     }
 
@@ -143,7 +145,7 @@ final class TestCluster {
         let (status, output) = TestCluster.run(["cluster", "kill", node, "--dir", directory])
         #expect(status == 0, "cluster kill \(node): \(output)")
         _ = waitUntil(timeoutMs: 5_000) { !ProcessControl.isRunning(pid, commandContains: ["serve", directory]) }
-        clients[node]?.close()
+        for (key, client) in clients where key.hasPrefix("\(node)/") { client.close() }
     }
 
     /// Starts `node` again through `lifeline cluster start`, which records its new pid in cluster.json.

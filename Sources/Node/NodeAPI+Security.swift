@@ -1,0 +1,206 @@
+import ContactCenter
+import Foundation
+import Vault
+
+/// Bearer tokens on every route, the patient-record read with its rules, token
+/// revocation and the audit trail. Active when the node has a key ring.
+extension NodeAPI {
+    /// Installs the token check on `router`: 401 without a valid, unexpired,
+    /// unrevoked token; 403 when the role may not call the route. Each refusal
+    /// is an audit event committed through the log before the answer.
+    static func installAuthorization(_ router: inout Router, _ runtime: NodeRuntime, ring: KeyRing) {
+        let verifier = ring.tokenVerifier
+        router.authorize = { request, route in
+            if AccessPolicy.open.contains(route) { return .success(nil) }
+            guard let header = request.header("authorization"), header.hasPrefix("Bearer "), header.count > 7 else {
+                return .failure(refuse(runtime, 401, "unauthenticated", "a bearer token is required (Authorization: Bearer ...)",
+                                       actor: "unauthenticated", role: .dashboard, route: route))
+            }
+            let claims: TokenClaims
+            do {
+                claims = try verifier.verify(String(header.dropFirst(7)), now: Date(), revoked: runtime.revokedTokens)
+            } catch {
+                return .failure(refuse(runtime, 401, "unauthenticated", "\(error)", actor: "unauthenticated", role: .dashboard, route: route))
+            }
+            let principal = Principal(claims)
+            guard AccessPolicy.allows(principal.role, route) else {
+                return .failure(refuse(runtime, 403, "forbidden", "the \(principal.role.rawValue) role may not call \(route)",
+                                       actor: principal.subject, role: principal.role, route: route))
+            }
+            return .success(principal)
+        }
+    }
+
+    /// A refusal, audited through the log (best effort when there is no quorum).
+    static func refuse(_ runtime: NodeRuntime, _ status: Int, _ code: String, _ message: String,
+                       actor: String, role: Role, route: String, resources: [String] = []) -> RefusedRequest {
+        audit(runtime, actor: actor, role: role, action: "api.denied", resources: [route] + resources, outcome: "denied", reason: message)
+        return RefusedRequest(response: .error(status, code: code, message: message))
+    }
+
+    /// Commits one audit event; returns false when it could not be committed.
+    @discardableResult
+    static func audit(_ runtime: NodeRuntime, actor: String, role: Role, action: String, resources: [String],
+                      outcome: String = "allowed", reason: String = "", breakGlass: Bool = false) -> Bool {
+        let command = LifelineStateMachine.securityCommand("audit", actor: String(actor.prefix(AuditEvent.actorBytesMax)), role: role, [
+            "action": action, "resources": Array(resources.prefix(AuditEvent.resourcesMax)).map { String($0.prefix(AuditEvent.resourceBytesMax)) },
+            "outcome": outcome, "reason": String(reason.prefix(AuditEvent.reasonBytesMax)), "breakGlass": breakGlass,
+        ])
+        if case .applied = runtime.propose(command, timeoutMs: 5_000) { return true }
+        return false
+    }
+
+    /// `response`, after auditing the administrative action it answered when it
+    /// succeeded (best effort: the action itself is already committed).
+    static func audited(_ runtime: NodeRuntime, _ request: HTTPRequest, _ action: String, _ resources: [String], _ response: HTTPResponse) -> HTTPResponse {
+        if (200..<300).contains(response.status), let principal = request.principal {
+            audit(runtime, actor: principal.subject, role: principal.role, action: action, resources: resources)
+        }
+        return response
+    }
+
+    static func addSecurityRoutes(_ router: inout Router, _ runtime: NodeRuntime) {
+        router.add("GET", "/v1/patients/{id}/record") { request, parameters in
+            guard let patient = validName(parameters["id"]) else { return invalidName("patient") }
+            return readRecord(runtime, request, patient: patient)
+        }
+        router.add("POST", "/v1/patients/{id}/shred") { request, parameters in
+            guard let patient = validName(parameters["id"]) else { return invalidName("patient") }
+            return body(request, allowed: ["reason"]) { fields in
+                let reason = try fields.requiredString("reason", maxBytes: AuditEvent.reasonBytesMax)
+                let principal = request.principal
+                return security(runtime, "shred", principal, ["patient": patient, "reason": reason])
+            }
+        }
+        router.add("POST", "/v1/tasks/{id}/verify") { request, parameters in
+            guard let id = taskID(parameters) else { return invalidTaskID() }
+            return body(request, allowed: ["method"]) { fields in
+                let method = try fields.requiredString("method", maxBytes: SecurityState.methodBytesMax)
+                if let principal = request.principal, principal.role != .supervisor {
+                    guard holds(runtime, task: id, subject: principal.subject) else {
+                        return refuse(runtime, 403, "forbidden", "only the agent holding the task may record the caller's verification",
+                                      actor: principal.subject, role: principal.role, route: "POST /v1/tasks/{id}/verify", resources: ["task:\(id.rawValue)"]).response
+                    }
+                }
+                return security(runtime, "verify", request.principal, ["task": id.rawValue, "method": method])
+            }
+        }
+        router.add("POST", "/v1/tokens/{id}/revoke") { request, parameters in
+            guard let token = parameters["id"], !token.isEmpty, token.utf8.count <= 64, token.allSatisfy({ $0.isHexDigit }) else {
+                return .error(400, code: "invalid_request", message: "token ids are hex (the token's jti)")
+            }
+            return body(request, allowed: ["expiresAt"], emptyAllowed: true) { fields in
+                // Kept until it would have expired anyway (at most the longest TTL).
+                let until = fields.uint64("expiresAt") ?? UInt64(Date().timeIntervalSince1970) + TokenVerifier.ttlSecondsMax
+                return security(runtime, "revoke", request.principal, ["tokenID": token, "expiresAt": until])
+            }
+        }
+        router.add("GET", "/v1/audit") { request, _ in
+            let from = UInt64(request.query["from"] ?? "") ?? 0
+            let to = UInt64(request.query["to"] ?? "") ?? UInt64.max
+            return read(runtime) { machine in
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys]
+                let events = machine.security.events.filter { $0.timeMs >= from && $0.timeMs <= to }.compactMap { event -> Any? in
+                    (try? encoder.encode(event)).flatMap { try? JSONSerialization.jsonObject(with: $0) }
+                }
+                return ["events": events, "head": ["nextSequence": machine.security.nextSequence, "lastHash": Hex.encode(machine.security.lastHash)]]
+            }
+        }
+        router.add("GET", "/v1/audit/verify") { _, _ in
+            read(runtime) { machine in
+                switch AuditChain.verify(machine.security.events, expectedHead: machine.security.lastHash) {
+                case .success(let head): return ["ok": true, "events": machine.security.events.count, "lastHash": Hex.encode(head.lastHash)]
+                case .failure(let broken): return ["ok": false, "events": machine.security.events.count, "brokenAt": broken.index, "reason": broken.description]
+                }
+            }
+        }
+    }
+
+    /// Proposes a security command as `principal`; its result as the response.
+    static func security(_ runtime: NodeRuntime, _ op: String, _ principal: Principal?, _ fields: [String: Any]) -> HTTPResponse {
+        let command = LifelineStateMachine.securityCommand(op, actor: principal?.subject ?? "tls-client", role: principal?.role ?? .ops, fields)
+        return commandResponse(runtime.propose(command), created: false, shape: nil)
+    }
+
+    /// True when `subject` holds task `id` (offered, accepted or in wrap-up).
+    static func holds(_ runtime: NodeRuntime, task id: TaskID, subject: String) -> Bool {
+        let box = ValueBox<Bool>()
+        _ = runtime.localRead(timeoutMs: 5_000) { machine in
+            guard let machine = machine as? LifelineStateMachine, let task = machine.center.task(id), let agent = task.agent else {
+                box.set(false)
+                return []
+            }
+            box.set(machine.names.name(of: agent) == subject && [.offered, .accepted, .wrapUp].contains(task.state))
+            return []
+        }
+        return box.get() ?? false
+    }
+
+    /// The record read: an agent or nurse for a task of theirs about this patient
+    /// whose caller they verified; a supervisor of the task's site with a reason;
+    /// anyone of those with `breakGlass=true` and a reason (allowed, flagged).
+    /// The `phi.read` event is committed before any plaintext leaves the node.
+    static func readRecord(_ runtime: NodeRuntime, _ request: HTTPRequest, patient: String) -> HTTPResponse {
+        guard let ring = runtime.keyRing else { return .error(503, code: "no_key_ring", message: "this node has no key ring configured") }
+        let principal = request.principal
+        let reason = request.query["reason"] ?? ""
+        let breakGlass = request.query["breakGlass"] == "true"
+        let task = UInt64(request.query["task"] ?? "").map { TaskID($0) }
+        let route = "GET /v1/patients/{id}/record"
+        let box = ValueBox<(allowed: Bool, why: String, record: Result<[String: String], VaultError>?)>()
+        _ = runtime.localRead(timeoutMs: 5_000) { machine in
+            guard let machine = machine as? LifelineStateMachine else { return [] }
+            let verdict = recordAccess(machine, principal: principal, patient: patient, task: task, reason: reason, breakGlass: breakGlass)
+            box.set((verdict.allowed, verdict.why, verdict.allowed ? Result { () throws(VaultError) in try machine.security.readRecord(patient, ring: ring) } : nil))
+            return []
+        }
+        guard let decision = box.get() else { return .error(503, code: "busy", message: "the node did not answer in time") }
+        let actor = principal?.subject ?? "tls-client"
+        let role = principal?.role ?? .ops
+        guard decision.allowed else {
+            return refuse(runtime, 403, "forbidden", decision.why, actor: actor, role: role, route: route, resources: ["patient:\(patient)"]).response
+        }
+        switch decision.record {
+        case .success(let fields):
+            guard audit(runtime, actor: actor, role: role, action: "phi.read", resources: ["patient:\(patient)"] + (task.map { ["task:\($0.rawValue)"] } ?? []),
+                        reason: reason, breakGlass: breakGlass) else {
+                return .error(503, code: "audit_unavailable", message: "the read could not be audited (no quorum); no record is shown")
+            }
+            return json(200, ["patient": patient, "fields": fields, "breakGlass": breakGlass])
+        case .failure(let error):
+            audit(runtime, actor: actor, role: role, action: "phi.read", resources: ["patient:\(patient)"], outcome: "denied", reason: error.reason)
+            let status = error.code == .unknownPatient ? 404 : 409
+            return .error(status, code: error.code == .shredded ? "shredded" : error.code == .unknownPatient ? "not_found" : "unreadable", message: error.reason)
+        case nil:
+            return .error(500, code: "internal", message: "no decision")
+        }
+    }
+
+    static func recordAccess(_ machine: LifelineStateMachine, principal: Principal?, patient: String, task: TaskID?,
+                             reason: String, breakGlass: Bool) -> (allowed: Bool, why: String) {
+        guard let principal else { return (true, "") }
+        if breakGlass {
+            return reason.isEmpty ? (false, "break-glass needs a reason") : (true, "")
+        }
+        switch principal.role {
+        case .agent, .nurse:
+            guard let task, let held = machine.center.task(task), machine.names.reference(of: held.patient) == patient,
+                  let agent = held.agent, machine.names.name(of: agent) == principal.subject,
+                  [.offered, .accepted, .wrapUp].contains(held.state)
+            else { return (false, "a record is shown only for a task of yours about this patient (task=N)") }
+            guard machine.security.verification(of: task.rawValue) != nil else {
+                return (false, "record how the caller was verified first (POST /v1/tasks/\(task.rawValue)/verify)")
+            }
+            return (true, "")
+        case .supervisor:
+            guard !reason.isEmpty else { return (false, "a supervisor states a reason (reason=...)") }
+            let sites = machine.center.history(of: machine.names.patient(patient) ?? .init(0)).compactMap { machine.center.task($0) }
+                .map { machine.names.name(of: $0.site) }
+            guard sites.contains(principal.site) else { return (false, "this patient has no task at your site; use break-glass with a reason") }
+            return (true, "")
+        default:
+            return (false, "the \(principal.role.rawValue) role never sees patient records")
+        }
+    }
+}

@@ -1,0 +1,142 @@
+import Foundation
+@testable import Node
+import Testing
+import Vault
+
+/// Bearer tokens and the role matrix on a real cluster: every route with every
+/// role and with no token, bad, expired and revoked tokens, the record read with
+/// its rules, and the audit trail that records it all.
+@Suite(.serialized) struct AccessControlTests {
+    func client(_ cluster: TestCluster, _ node: String, token: String?) throws -> HTTPClient {
+        let entry = try #require(cluster.file.nodes.first { $0.node == node })
+        let connector = try NodeClient.tlsConnector(caFile: cluster.file.caFile, certFile: cluster.file.certFile, keyFile: cluster.file.keyFile)
+        return HTTPClient(address: try #require(entry.apiAddress), headers: token.map { [("authorization", "Bearer \($0)")] } ?? [], connector: connector)
+    }
+
+    func ring(_ cluster: TestCluster) throws -> KeyRing { try KeyRing.load(path: cluster.directory + "/keyring.json") }
+
+    func token(_ cluster: TestCluster, _ subject: String, _ role: Role, site: String = "site-a", ttl: UInt64 = 3_600) throws -> String {
+        try ring(cluster).tokenSigner.issue(subject: subject, role: role, site: site, now: Date(), ttlSeconds: ttl).token
+    }
+
+    /// A request for `route` with harmless values: unknown ids, so an allowed call
+    /// ends in 404/409/422 and a refused one in 401/403.
+    static func request(for route: String) -> (String, String, [UInt8]) {
+        let parts = route.split(separator: " ", maxSplits: 1)
+        var path = String(parts[1])
+        path = path.replacingOccurrences(of: "/v1/tasks/{id}", with: "/v1/tasks/999999")
+        path = path.replacingOccurrences(of: "/v1/tokens/{id}", with: "/v1/tokens/abcdef")
+        path = path.replacingOccurrences(of: "{id}", with: "ghost").replacingOccurrences(of: "{key}", with: "k")
+        // The record's own rules (a task of theirs, a reason) come after the matrix;
+        // break-glass with a reason passes them, so an allowed role meets a 404.
+        if path.hasSuffix("/record") { path += "?breakGlass=true&reason=matrix-test" }
+        let method = String(parts[0])
+        let body: [UInt8] = method == "GET" || method == "DELETE" ? [] : Array("{}".utf8)
+        return (method, path, body)
+    }
+
+    @Test func everyRouteWithEveryRoleMatchesTheMatrix() throws {
+        let cluster = try TestCluster(nodes: 3, slot: 17)
+        defer { cluster.down() }
+        guard let leader = cluster.awaitLeader(among: ["a", "b", "c"]) else { return }
+        let table = OpenAPITests.router().table
+        #expect(Set(table).subtracting(AccessPolicy.open).subtracting(AccessPolicy.matrix.keys).isEmpty,
+                "routes without a row in the matrix: \(Set(table).subtracting(AccessPolicy.open).subtracting(AccessPolicy.matrix.keys))")
+        let anonymous = try client(cluster, leader, token: nil)
+        var clients: [Role: HTTPClient] = [:]
+        for role in Role.allCases { clients[role] = try client(cluster, leader, token: try token(cluster, "ghost", role)) }
+        var mismatches: [String] = []
+        for route in table where route != "POST /v1/cluster/transfer-leader" && route != "DELETE /v1/cluster/members/{id}" {
+            let (method, path, body) = Self.request(for: route)
+            let open = AccessPolicy.open.contains(route)
+            let status = try anonymous.send(method, path, body: body, timeoutMs: 15_000).status
+            if open ? status == 401 : status != 401 { mismatches.append("\(route) without a token: \(status)") }
+            for role in Role.allCases {
+                let status = try clients[role]!.send(method, path, body: body, timeoutMs: 15_000).status
+                let allowed = AccessPolicy.allows(role, route)
+                if allowed ? (status == 401 || status == 403) : status != 403 {
+                    mismatches.append("\(route) as \(role.rawValue): \(status), the matrix says \(allowed ? "allowed" : "forbidden")")
+                }
+            }
+        }
+        #expect(mismatches.isEmpty, "\(mismatches.joined(separator: "\n"))")
+
+        // Bad, expired and revoked tokens.
+        let ops = try token(cluster, "ops-1", .ops)
+        let forged = String(ops.dropLast(4)) + (ops.hasSuffix("AAAA") ? "BBBB" : "AAAA")
+        #expect(try client(cluster, leader, token: forged).send("GET", "/v1/cluster").status == 401)
+        #expect(try client(cluster, leader, token: "ll1.garbage").send("GET", "/v1/cluster").status == 401)
+        let signer = try ring(cluster).tokenSigner
+        let expired = try signer.issue(subject: "old", role: .ops, site: "site-a", now: Date(timeIntervalSinceNow: -7_200), ttlSeconds: 60).token
+        #expect(try client(cluster, leader, token: expired).send("GET", "/v1/cluster").status == 401)
+        let (victim, claims) = try signer.issue(subject: "leaver", role: .ops, site: "site-a", now: Date(), ttlSeconds: 3_600)
+        #expect(try client(cluster, leader, token: victim).send("GET", "/v1/cluster").status == 200)
+        #expect(try clients[.ops]!.send("POST", "/v1/tokens/\(claims.tokenID)/revoke").status == 200)
+        // One commit later every site refuses it.
+        for node in ["a", "b", "c"] {
+            #expect(cluster.waitUntil(timeoutMs: 5_000) { (try? client(cluster, node, token: victim).send("GET", "/v1/cluster").status) == 401 },
+                    "\(node) still accepts a revoked token")
+        }
+    }
+
+    /// Docs/security.md's per-route table is the matrix the server enforces.
+    @Test func theDocumentedMatrixIsTheEnforcedOne() throws {
+        let doc = try String(contentsOfFile: OpenAPITests.document.replacingOccurrences(of: "openapi.json", with: "security.md"), encoding: .utf8)
+        let roles = ["agent", "nurse", "supervisor", "auditor", "ops", "dashboard"]
+        var documented: [String: Set<Role>] = [:]
+        for line in doc.split(separator: "\n") where line.hasPrefix("| `") {
+            let cells = line.split(separator: "|", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard cells.count == roles.count + 3 else { continue }
+            let route = cells[1].trimmingCharacters(in: CharacterSet(charactersIn: "`"))
+            documented[route] = Set(roles.indices.filter { cells[$0 + 2] == "✓" }.compactMap { Role(rawValue: roles[$0]) })
+        }
+        #expect(documented == AccessPolicy.matrix, "Docs/security.md and AccessPolicy differ")
+    }
+
+    @Test func recordsOpenOnlyToTheVerifiedAgentAReasonedSupervisorOrBreakGlassAndEveryReadIsAudited() throws {
+        let cluster = try TestCluster(nodes: 3, slot: 18)
+        defer { cluster.down() }
+        guard let leader = cluster.awaitLeader(among: ["a", "b", "c"]) else { return }
+        let supervisor = try client(cluster, leader, token: try token(cluster, "sue", .supervisor, site: "site-b"))
+        let nina = try client(cluster, leader, token: try token(cluster, "nina", .nurse, site: "site-b"))
+        let carl = try client(cluster, leader, token: try token(cluster, "carl", .agent, site: "site-c"))
+        let ops = try client(cluster, leader, token: try token(cluster, "olga", .ops))
+        let auditor = try client(cluster, leader, token: try token(cluster, "ada", .auditor))
+        #expect(cluster.waitUntil(timeoutMs: 10_000) { ((try? supervisor.send("GET", "/v1/sites").jsonObject?["sites"]) as? [Any])?.count == 3 })
+        #expect(try supervisor.sendJSON("PUT", "/v1/queues/triage", json: ["audience": "nurses"]).status == 200)
+        #expect(try supervisor.sendJSON("PUT", "/v1/agents/nina", json: ["site": "site-b", "roles": ["nurse"]]).status == 200)
+        #expect(try nina.send("POST", "/v1/agents/nina/login").status == 200)
+        #expect(try carl.send("POST", "/v1/agents/nina/login").status == 403, "an agent acted as someone else")
+        let created = try supervisor.sendJSON("POST", "/v1/tasks", json: [
+            "queue": "triage", "channel": "voice", "callType": "clinical", "site": "site-b",
+            "patient": ["id": "ref-9", "name": "Jane Roe", "phone": "+1 555 0100", "dateOfBirth": "1970-01-02"], "reason": "chest pain",
+        ])
+        #expect(created.status == 201)
+        let task = try #require(created.jsonObject?["id"] as? Int)
+        let record = "/v1/patients/ref-9/record"
+        #expect(try nina.send("GET", "\(record)?task=\(task)").status == 403, "shown before the caller was verified")
+        #expect(try nina.sendJSON("POST", "/v1/tasks/\(task)/verify", json: ["method": "dob+address"]).status == 200)
+        let read = try nina.send("GET", "\(record)?task=\(task)")
+        #expect(read.status == 200 && (read.jsonObject?["fields"] as? [String: String])?["name"] == "Jane Roe", "\(String(decoding: read.body, as: UTF8.self))")
+        #expect(try carl.send("GET", "\(record)?task=\(task)").status == 403, "another agent read the record")
+        #expect(try carl.send("GET", "/v1/tasks/\(task)").status == 404, "an agent saw a task that is not theirs")
+        #expect(try supervisor.send("GET", record).status == 403, "a supervisor read without a reason")
+        #expect(try supervisor.send("GET", "\(record)?reason=quality%20review").status == 200)
+        #expect(try ops.send("GET", "\(record)?reason=x").status == 403, "ops saw PHI")
+        #expect(try carl.send("GET", "\(record)?breakGlass=true&reason=emergency%20callback").status == 200)
+
+        let audit = try auditor.send("GET", "/v1/audit")
+        let events = audit.jsonObject?["events"] as? [[String: Any]] ?? []
+        let actions = events.map { "\($0["action"] as? String ?? "")/\($0["outcome"] as? String ?? "")/\($0["actor"] as? String ?? "")" }
+        #expect(actions.contains("phi.write/allowed/sue"))
+        #expect(actions.contains("identity.verify/allowed/nina"))
+        #expect(actions.filter { $0 == "phi.read/allowed/nina" }.count == 1)
+        #expect(actions.contains("phi.read/allowed/sue"))
+        #expect(events.contains { $0["action"] as? String == "phi.read" && $0["breakGlass"] as? Bool == true && $0["actor"] as? String == "carl" })
+        #expect(actions.contains("api.denied/denied/carl") && actions.contains("api.denied/denied/olga"))
+        #expect(actions.contains("workforce.queue_define/allowed/sue") && actions.contains("workforce.agent_register/allowed/sue"))
+        #expect(!String(decoding: audit.body, as: UTF8.self).contains("Jane"), "PHI in the audit trail")
+        #expect(try auditor.send("GET", "/v1/audit/verify").jsonObject?["ok"] as? Bool == true)
+        #expect(try auditor.send("GET", record + "?reason=x").status == 403)
+    }
+}
