@@ -50,6 +50,19 @@ extension LifelineStateMachine {
                 _ = after.shred(patient)
                 try after.audit(AuditEvent.Draft(timeMs: at, actor: actor, role: role, action: "phi.shred", resources: ["patient:\(patient)"],
                                                  outcome: .allowed, reason: fields.string("reason") ?? ""))
+            case "rewrap":
+                // Wrapped keys re-wrapped under the active KEK by the ingress node.
+                guard let list = fields.raw("keys") as? [String: String], list.count <= 10_000 else {
+                    return .failure(code: "invalid_request", message: "keys: patient -> base64 wrapped key, at most 10,000")
+                }
+                var rewrapped: [Vault.PatientID: WrappedKey] = [:]
+                for (patient, text) in list {
+                    guard let wrapped = try? WrappedKey(base64: text) else { return .failure(code: "invalid_request", message: "a wrapped key does not decode") }
+                    rewrapped[Vault.PatientID(patient)] = wrapped
+                }
+                let replaced = after.rewrap(rewrapped)
+                try after.audit(AuditEvent.Draft(timeMs: at, actor: actor, role: role, action: "key.rewrap",
+                                                 resources: ["kek:\(fields.uint64("kekVersion") ?? 0)"], outcome: .allowed, reason: "\(replaced) data keys"))
             default:
                 return .failure(code: "invalid_command", message: "unknown op \(op)")
             }

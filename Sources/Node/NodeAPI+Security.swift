@@ -85,6 +85,35 @@ extension NodeAPI {
                 return security(runtime, "verify", request.principal, ["task": id.rawValue, "method": method])
             }
         }
+        router.add("POST", "/v1/keys/rewrap") { request, _ in
+            guard let ring = runtime.keyRing else { return .error(503, code: "no_key_ring", message: "this node has no key ring configured") }
+            let box = ValueBox<Result<[Vault.PatientID: WrappedKey], VaultError>>()
+            _ = runtime.localRead(timeoutMs: 10_000) { machine in
+                guard let machine = machine as? LifelineStateMachine else { return [] }
+                box.set(Result { () throws(VaultError) in try machine.security.keys.rewrapped(ring: ring, limit: 5_000) })
+                return []
+            }
+            switch box.get() {
+            case .success(let rewrapped):
+                let keys = Dictionary(uniqueKeysWithValues: rewrapped.map { ($0.key.rawValue, $0.value.base64) })
+                let response = security(runtime, "rewrap", request.principal, ["keys": keys, "kekVersion": ring.activeVersion])
+                guard response.status == 200 else { return response }
+                return json(200, ["rewrapped": keys.count, "kekVersion": ring.activeVersion,
+                                  "remaining": max(0, staleCount(runtime, ring) ), "hint": "call again until remaining is 0"])
+            case .failure(let error):
+                return .error(409, code: "rewrap_failed", message: error.reason)
+            case nil:
+                return .error(503, code: "busy", message: "the node did not answer in time")
+            }
+        }
+        router.add("GET", "/v1/patients/retention") { request, _ in
+            let days = UInt64(request.query["olderThanDays"] ?? "") ?? PatientKeyStore.retentionMsDefault / 86_400_000
+            let now = UInt64(Date().timeIntervalSince1970 * 1000)
+            return read(runtime) { machine in
+                let due = machine.security.keys.patientsPastRetention(nowMs: now, retentionMs: days * 86_400_000).map(\.rawValue)
+                return ["olderThanDays": days, "patients": due]
+            }
+        }
         router.add("POST", "/v1/tokens/{id}/revoke") { request, parameters in
             guard let token = parameters["id"], !token.isEmpty, token.utf8.count <= 64, token.allSatisfy({ $0.isHexDigit }) else {
                 return .error(400, code: "invalid_request", message: "token ids are hex (the token's jti)")
@@ -115,6 +144,16 @@ extension NodeAPI {
                 }
             }
         }
+    }
+
+    /// How many wrapped data keys are still under an older KEK.
+    static func staleCount(_ runtime: NodeRuntime, _ ring: KeyRing) -> Int {
+        let box = ValueBox<Int>()
+        _ = runtime.localRead(timeoutMs: 5_000) { machine in
+            box.set((machine as? LifelineStateMachine)?.security.keys.staleWrappedKeys(activeVersion: ring.activeVersion).count ?? 0)
+            return []
+        }
+        return box.get() ?? 0
     }
 
     /// Proposes a security command as `principal`; its result as the response.

@@ -63,6 +63,9 @@ public struct SecurityState: Sendable, Equatable, Codable {
         return keys.shred(Vault.PatientID(patient))
     }
 
+    /// Replaces wrapped data keys with their re-wrapped forms (key rotation).
+    mutating func rewrap(_ rewrapped: [Vault.PatientID: WrappedKey]) -> Int { keys.applyRewrap(rewrapped) }
+
     /// Decrypts one patient's record with the node's key ring. Never partial: any
     /// field that fails makes the whole read fail.
     public func readRecord(_ patient: String, ring: KeyRing) throws(VaultError) -> [String: String] {

@@ -71,7 +71,7 @@ private func keysRotate(_ arguments: [String]) throws -> Int32 {
     }
     print("""
         key ring \(file): KEK version \(rotated.activeVersion) added and active (versions \(rotated.versions.map { String($0.version) }.joined(separator: ", ")))
-        next: copy \(file) to every node, then run the replicated re-wrap so data keys move to version \(rotated.activeVersion)
+        next: copy \(file) to every node and restart them one at a time, then POST /v1/keys/rewrap (an ops token) until remaining is 0: data keys move to version \(rotated.activeVersion)
         """)
     return ExitCode.ok
 }
