@@ -38,6 +38,8 @@ let benchCommand = Command(
 
         Example:
           swift run -c release lifeline bench raft --seconds 5
+
+        Exit codes: 0 ran (benchmarks assert nothing), 1 failed to run, 2 usage.
         """,
     run: { arguments in
         guard let name = arguments.first else { throw UsageError("name a benchmark: \(benchmarks.map(\.name).joined(separator: ", "))") }

@@ -26,6 +26,8 @@ let certsCommand = Command(
 
         Example:
           lifeline certs init --dir /etc/lifeline/tls --nodes boston,denver,atlanta --clients ops
+
+        Exit codes: 0 ok, 1 failed (directory exists, cannot write), 2 usage.
         """,
     run: runCerts
 )

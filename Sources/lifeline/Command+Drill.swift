@@ -31,6 +31,8 @@ let drillCommand = Command(
           lifeline drill schedule --seed 42 --duration 120s > random-42.json
           lifeline drill check --scenario Chaos/site-loss.json --history run/history.jsonl \\
               --final run/final.json --events run/events.json --out run
+
+        Exit codes: 0 every checker passed (check) or the input is valid, 1 failed or a checker failed, 2 usage.
         """,
     run: { arguments in
         guard let action = arguments.first else { throw UsageError("want an action: validate, schedule or check") }

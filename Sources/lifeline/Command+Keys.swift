@@ -25,6 +25,8 @@ let keysCommand = Command(
 
         Example:
           lifeline keys init --file /etc/lifeline/keyring.json --cluster-id east-1
+
+        Exit codes: 0 ok, 1 failed (file exists or unreadable, bad permissions, corrupt ring), 2 usage.
         """,
     run: { arguments in
         guard let action = arguments.first, !action.hasPrefix("--") else {

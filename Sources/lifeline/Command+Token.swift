@@ -29,6 +29,8 @@ let tokenCommand = Command(
         Example:
           lifeline token issue --subject alice --role agent --site boston --ttl 8h --keys keyring.json
           lifeline token revoke 3f9c0a... --cluster /tmp/ll
+
+        Exit codes: 0 ok, 1 failed (bad key ring, no node answered, refused), 2 usage.
         """,
     run: { arguments in
         if arguments.first == "revoke" {
