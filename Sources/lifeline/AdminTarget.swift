@@ -95,10 +95,10 @@ struct AdminTarget {
     }
 }
 
-/// Prints an admin response; 0 for 2xx, 1 otherwise.
-func report(_ response: HTTPResponse, success: String) -> Int32 {
+/// Prints an admin response (the API's JSON with `json`); 0 for 2xx, 1 otherwise.
+func report(_ response: HTTPResponse, success: String, json: Bool = false) -> Int32 {
     if (200..<300).contains(response.status) {
-        print(success)
+        print(json ? String(decoding: response.body, as: UTF8.self) : success)
         return ExitCode.ok
     }
     let error = response.jsonObject?["error"] as? [String: Any]

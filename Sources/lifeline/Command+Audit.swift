@@ -20,6 +20,7 @@ let auditCommand = Command(
         TARGET is --cluster DIR (its auditor token) or --url with --ca, --cert,
         --key and --token (an auditor token).
         \(AdminTarget.optionsHelp)
+          --json          verify: print the node's JSON answer (export is JSON lines already)
 
         Example:
           lifeline audit verify --cluster /tmp/ll
@@ -41,8 +42,9 @@ let auditCommand = Command(
             let events = try decodeEvents(export)
             let local = AuditChain.verify(events)
             let count = object["events"] as? Int ?? events.count
+            if options.has("json") { print(String(decoding: response.body, as: UTF8.self)) }
             if object["ok"] as? Bool == true, case .success = local {
-                print("audit trail intact: \(count) events, last hash \(object["lastHash"] as? String ?? "-")")
+                if !options.has("json") { print("audit trail intact: \(count) events, last hash \(object["lastHash"] as? String ?? "-")") }
                 return ExitCode.ok
             }
             if case .failure(let broken) = local { printError("audit trail broken (checked here): \(broken.description)") }

@@ -17,6 +17,7 @@ let backupCommand = Command(
         \(AdminTarget.optionsHelp)
           --node NODE     with --cluster: the node to copy (default: the first that answers)
           --out FILE      where to write the backup (must not exist)
+          --json          print what was written as JSON
 
         Example:
           lifeline backup --cluster /tmp/ll --out /var/backups/lifeline-2026-11-25.llbk
@@ -24,7 +25,7 @@ let backupCommand = Command(
         Exit codes: 0 written, 1 failed (no node answered, FILE exists, disk), 2 usage.
         """,
     run: { arguments in
-        let options = try OptionParser(arguments, valued: AdminTarget.valuedOptions.union(["out", "node"]))
+        let options = try OptionParser(arguments, valued: AdminTarget.valuedOptions.union(["out", "node"]), flags: ["json"])
         guard options.positional.isEmpty else { throw UsageError("unexpected argument '\(options.positional[0])'") }
         guard let out = options.value("out") else { throw UsageError("--out FILE is required") }
         var target = try AdminTarget(options)
@@ -47,7 +48,12 @@ let backupCommand = Command(
                 }
                 let image = try BackupImage(decoding: response.body)
                 try writeAtomically(response.body, to: out)
-                print("backup of \(image.node) (cluster \(image.clusterID)) at index \(image.index), term \(image.term), state \(image.stateHash): \(out) (\(response.body.count) bytes)")
+                if options.has("json") {
+                    printJSON(["file": out, "node": image.node.rawValue, "clusterID": image.clusterID, "index": image.index, "term": image.term,
+                               "stateHash": image.stateHash, "bytes": response.body.count])
+                } else {
+                    print("backup of \(image.node) (cluster \(image.clusterID)) at index \(image.index), term \(image.term), state \(image.stateHash): \(out) (\(response.body.count) bytes)")
+                }
                 return ExitCode.ok
             } catch {
                 failures.append("\(address): \(error)")
@@ -75,6 +81,7 @@ let restoreCommand = Command(
         Options:
           --file BACKUP   a file written by 'lifeline backup'
           --config FILE   the configuration of the (stopped, new) node to seed
+          --json          print what was restored as JSON
 
         Example:
           lifeline restore --file /var/backups/lifeline-2026-11-25.llbk --config /etc/lifeline/node.json
@@ -82,7 +89,7 @@ let restoreCommand = Command(
         Exit codes: 0 restored, 1 failed (damaged backup, data directory in use), 2 usage.
         """,
     run: { arguments in
-        let options = try OptionParser(arguments, valued: ["file", "config"])
+        let options = try OptionParser(arguments, valued: ["file", "config"], flags: ["json"])
         guard options.positional.isEmpty else { throw UsageError("unexpected argument '\(options.positional[0])'") }
         guard let file = options.value("file") else { throw UsageError("--file BACKUP is required") }
         guard let configPath = options.value("config") else { throw UsageError("--config FILE is required") }
@@ -93,7 +100,11 @@ let restoreCommand = Command(
             throw CommandFailure("\(error)")
         }
         let (image, path) = try restoreBackup(file: file, into: config)
-        print("restored \(image.node)'s backup (index \(image.index), state \(image.stateHash)) into \(path) for \(config.node)")
+        if options.has("json") {
+            printJSON(["node": config.node.rawValue, "database": path, "from": image.node.rawValue, "index": image.index, "stateHash": image.stateHash])
+        } else {
+            print("restored \(image.node)'s backup (index \(image.index), state \(image.stateHash)) into \(path) for \(config.node)")
+        }
         return ExitCode.ok
     }
 )
@@ -130,4 +141,10 @@ func writeAtomically(_ bytes: [UInt8], to path: String) throws {
         unlink(partial)
         throw CommandFailure("cannot finish \(path): \(String(cString: strerror(errno)))")
     }
+}
+
+/// One JSON object on standard output (sorted keys), for `--json`.
+func printJSON(_ object: [String: Any]) {
+    let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
+    print(String(decoding: data, as: UTF8.self))
 }

@@ -55,6 +55,9 @@ let clusterCommand = Command(
           lifeline cluster start c --dir /tmp/ll
           lifeline cluster down --dir /tmp/ll
 
+        Scripts read DIR/cluster.json: every node's pid, addresses, config and
+        status page, the CA and ops client files, and a token per role.
+
         Exit codes: 0 ok, 1 failed (e.g. no leader within 30 s), 2 usage.
         """,
     run: { arguments in

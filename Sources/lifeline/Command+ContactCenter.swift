@@ -249,6 +249,7 @@ let drainCommand = Command(
 
         TARGET:
         \(AdminTarget.optionsHelp)
+          --json          print the API's JSON answer
 
         Example:
           lifeline drain denver --cluster /tmp/ll

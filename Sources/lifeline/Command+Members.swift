@@ -16,6 +16,7 @@ let membersCommand = Command(
 
         TARGET:
         \(AdminTarget.optionsHelp)
+          --json          print the API's JSON answer
 
         Example:
           lifeline members add d --site site-d --peer-address 10.0.4.10:7100 \\
@@ -26,7 +27,7 @@ let membersCommand = Command(
         Exit codes: 0 applied, 1 refused or failed, 2 usage.
         """,
     run: { arguments in
-        let options = try OptionParser(arguments, valued: AdminTarget.valuedOptions.union(["site", "peer-address", "api-address"]))
+        let options = try OptionParser(arguments, valued: AdminTarget.valuedOptions.union(["site", "peer-address", "api-address"]), flags: ["json"])
         guard options.positional.count == 2 else { throw UsageError("want: members add|promote|remove NODE") }
         let (action, node) = (options.positional[0], options.positional[1])
         guard NodeID(node).isValid else { throw UsageError("'\(node)' is not a node id") }
@@ -37,11 +38,11 @@ let membersCommand = Command(
                 throw UsageError("members add needs --site, --peer-address and --api-address")
             }
             let body: [String: Any] = ["node": node, "site": site, "peerAddress": peer, "apiAddress": api]
-            return report(try target.sendToLeader("POST", "/v1/cluster/members", json: body), success: "added \(node) as a learner")
+            return report(try target.sendToLeader("POST", "/v1/cluster/members", json: body), success: "added \(node) as a learner", json: options.has("json"))
         case "promote":
-            return report(try target.sendToLeader("POST", "/v1/cluster/members/\(node)/promote", json: nil), success: "promoted \(node) to voter")
+            return report(try target.sendToLeader("POST", "/v1/cluster/members/\(node)/promote", json: nil), success: "promoted \(node) to voter", json: options.has("json"))
         case "remove":
-            return report(try target.sendToLeader("DELETE", "/v1/cluster/members/\(node)", json: nil), success: "removed \(node)")
+            return report(try target.sendToLeader("DELETE", "/v1/cluster/members/\(node)", json: nil), success: "removed \(node)", json: options.has("json"))
         default:
             throw UsageError("unknown action '\(action)': want add, promote or remove")
         }
@@ -59,6 +60,7 @@ let transferLeaderCommand = Command(
 
         TARGET:
         \(AdminTarget.optionsHelp)
+          --json          print the API's JSON answer
 
         Example:
           lifeline transfer-leader --to b --cluster /tmp/ll
@@ -66,10 +68,10 @@ let transferLeaderCommand = Command(
         Exit codes: 0 NODE leads, 1 refused or timed out, 2 usage.
         """,
     run: { arguments in
-        let options = try OptionParser(arguments, valued: AdminTarget.valuedOptions.union(["to"]))
+        let options = try OptionParser(arguments, valued: AdminTarget.valuedOptions.union(["to"]), flags: ["json"])
         guard options.positional.isEmpty else { throw UsageError("unexpected argument '\(options.positional[0])'") }
         guard let to = options.value("to"), NodeID(to).isValid else { throw UsageError("--to NODE is required") }
         let target = try AdminTarget(options)
-        return report(try target.sendToLeader("POST", "/v1/cluster/transfer-leader", json: ["to": to]), success: "\(to) is the leader")
+        return report(try target.sendToLeader("POST", "/v1/cluster/transfer-leader", json: ["to": to]), success: "\(to) is the leader", json: options.has("json"))
     }
 )

@@ -104,11 +104,31 @@ import Testing
             ("PUT", "/v1/agents/bad%20name", ["site": "site-a"], nil, 400, "invalid_request"),
             ("PUT", "/v1/agents/zed", ["site": "atlantis"], nil, 404, "unknown_site"),
             ("DELETE", "/v1/tasks/\(id)", nil, nil, 405, "method_not_allowed"),
+            ("POST", "/v1/tasks/\(id)/escalate", [:] as [String: Any], nil, 422, "invalid_request"),
+            ("POST", "/v1/tasks/\(id)/escalate", ["agent": "nina", "token": "one", "to": "triage", "reason": "other"], nil, 422, "invalid_request"),
+            ("POST", "/v1/tasks/\(id)/transfer", ["agent": "nina", "token": token, "to": "nowhere"], nil, 404, "unknown_queue"),
+            ("POST", "/v1/tasks/\(id)/disposition", ["agent": "nina", "token": token, "csat": 9], nil, 422, "invalid_request"),
+            ("POST", "/v1/tasks/\(id)/callback", ["dueAt": "soon"], nil, 422, "invalid_request"),
+            ("POST", "/v1/tasks/\(id)/verify", ["method": 5], nil, 422, "invalid_request"),
+            ("POST", "/v1/tasks/\(id)/verify", [:] as [String: Any], nil, 422, "invalid_request"),
+            ("POST", "/v1/agents/nina/status", ["presence": "sleeping"], nil, 422, "invalid_request"),
+            ("POST", "/v1/agents/nina/accept", ["task": id], nil, 422, "invalid_request"),
+            ("PUT", "/v1/queues/q2", ["serviceLevelSeconds": -1], nil, 422, "invalid_request"),
+            ("PUT", "/v1/queues/q2", ["channels": "voice"], nil, 422, "invalid_request"),
+            ("PUT", "/v1/queues/q2", ["overflow": [["toQueue": "billing"]]], nil, 422, "invalid_request"),
+            ("POST", "/v1/patients/bad%20id/shred", ["reason": "x"], nil, 400, "invalid_request"),
+            ("POST", "/v1/patients/ref-1/shred", [:] as [String: Any], nil, 422, "invalid_request"),
+            ("POST", "/v1/tokens/not-hex!/revoke", nil, nil, 400, "invalid_request"),
+            ("GET", "/v1/patients/ref-1/record", nil, nil, 403, "forbidden"),
         ]
         for (method, path, body, raw, status, code) in bad {
             let (got, object) = try call(cluster, followers[0], method, path, body, raw: raw)
             #expect(got == status && errorCode(object) == code, "\(method) \(path): \(got) \(object)")
         }
+        // The raw key-value routes (ops): a key too long, a value too large.
+        let ops = try #require(cluster.client(followers[0], role: "ops"))
+        #expect(try ops.send("PUT", "/v1/kv/" + String(repeating: "k", count: 300), body: [1]).status == 400)
+        #expect(try ops.send("PUT", "/v1/kv/big", body: [UInt8](repeating: 1, count: 70_000)).status == 413)
         // Ticks keep coming, so compare what a refused command would have touched.
         #expect(try call(cluster, "a", "GET", "/v1/agents/zed").0 == 404)
         #expect(try call(cluster, "a", "GET", "/v1/tasks/\(id)").1["state"] as? String == "completed")
