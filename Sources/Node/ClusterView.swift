@@ -64,6 +64,8 @@ public struct ClusterView: Sendable, Equatable {
             ]
             entry["site"] = member.site?.rawValue ?? NSNull()
             entry["matchIndex"] = member.matchIndex.map { $0 as Any } ?? NSNull()
+            // Entries behind this node's log (meaningful on the leader).
+            entry["lag"] = member.matchIndex.map { (lastIndex - min($0, lastIndex)) as Any } ?? NSNull()
             entry["apiAddress"] = member.apiAddress?.description ?? NSNull()
             entry["peerAddress"] = member.peerAddress?.description ?? NSNull()
             return entry

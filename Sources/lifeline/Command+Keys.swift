@@ -8,7 +8,7 @@ let keysCommand = Command(
     help: """
         Usage: lifeline keys init   --file F [--cluster-id ID]
                lifeline keys rotate --file F
-               lifeline keys show   --file F
+               lifeline keys show   --file F [--json]
 
         The key ring holds the cluster key-encryption keys (KEK, one per version)
         that wrap every patient's data key, and the secret that signs API tokens.
@@ -79,9 +79,16 @@ private func keysRotate(_ arguments: [String]) throws -> Int32 {
 }
 
 private func keysShow(_ arguments: [String]) throws -> Int32 {
-    let file = try requiredFile(try OptionParser(arguments, valued: ["file"]))
+    let options = try OptionParser(arguments, valued: ["file"], flags: ["json"])
+    let file = try requiredFile(options)
     let ring: KeyRing
     do { ring = try KeyRing.load(path: file) } catch { throw CommandFailure(error.description) }
+    if options.has("json") {
+        // Versions and dates only: never key material.
+        printJSON(["clusterID": ring.clusterID, "activeVersion": ring.activeVersion,
+                   "versions": ring.versions.map { ["version": $0.version, "created": $0.created] as [String: Any] }])
+        return ExitCode.ok
+    }
     print("cluster \(ring.clusterID), active KEK version \(ring.activeVersion)")
     for version in ring.versions {
         print("  version \(version.version)  created \(version.created)\(version.version == ring.activeVersion ? "  (active)" : "")")
