@@ -67,7 +67,7 @@ public final class HTTPClient: Sendable {
                 }
                 do {
                     try conn.write(bytes, deadline: deadline)
-                    let (response, closeAfter) = try readResponse(conn, deadline: deadline)
+                    let (response, closeAfter) = try readResponse(conn, deadline: deadline, idempotent: ["GET", "HEAD", "PUT", "DELETE"].contains(method))
                     if closeAfter {
                         conn.close()
                         current = nil
@@ -99,7 +99,10 @@ public final class HTTPClient: Sendable {
         var description: String
     }
 
-    private func readResponse(_ conn: any Connection, deadline: Deadline) throws -> (HTTPResponse, Bool) {
+    /// A reused connection that fails before any response byte was probably closed
+    /// by the server while idle: the caller retries once on a new connection, for
+    /// any request when the close was clean, only for idempotent ones otherwise.
+    private func readResponse(_ conn: any Connection, deadline: Deadline, idempotent: Bool) throws -> (HTTPResponse, Bool) {
         var buffer: [UInt8] = []
         while true {
             switch try HTTPParser.parseResponse(buffer, limits: limits) {
@@ -109,7 +112,9 @@ public final class HTTPClient: Sendable {
                 do {
                     buffer += try conn.read(maxBytes: 64 * 1024, deadline: deadline)
                 } catch {
-                    if error == .closed && buffer.isEmpty { throw RetryableClose(description: "\(address): \(error)") }
+                    if buffer.isEmpty && (error == .closed || (idempotent && error != .timedOut)) {
+                        throw RetryableClose(description: "\(address): \(error)")
+                    }
                     throw HTTPClientError("\(address): \(error)")
                 }
             }

@@ -150,6 +150,11 @@ final class TestCluster {
 
     /// Starts `node` again through `lifeline cluster start`, which records its new pid in cluster.json.
     func restart(_ node: String) throws {
+        // Keep-alive connections to the old process are dead: drop them.
+        for (key, client) in clients where key.hasPrefix("\(node)/") {
+            client.close()
+            clients[key] = nil
+        }
         let (status, output) = TestCluster.run(["cluster", "start", node, "--dir", directory])
         guard status == 0 else { throw TestFailure("cluster start \(node) exited \(status): \(output)") }
         file = try ClusterFile.read(from: directory)
