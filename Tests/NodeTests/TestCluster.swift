@@ -28,8 +28,10 @@ final class TestCluster {
     /// A base port unlikely to collide with other test runs on this machine.
     static func basePort(slot: Int) -> Int {
         // Each cluster uses base+1...base+9 (peers) and base+51...base+59 (API);
-        // slots 0...19 of one test process stay inside its 1,250 ports.
-        20_000 + Int(getpid() % 36) * 1_250 + slot * 60
+        // Slots 0...19 of one test process stay inside its 1,250 ports, and every
+        // port stays below 32768, where Linux starts handing out ephemeral ports
+        // for outgoing connections (a listener there can find its port taken).
+        20_000 + Int(getpid() % 10) * 1_250 + slot * 60
     }
 
     init(nodes: Int, slot: Int, extra: [String] = []) throws {
@@ -42,8 +44,9 @@ final class TestCluster {
             file = ClusterFile(nodes: [], caFile: "", certFile: "", keyFile: "")
         }
         guard status == 0 else {
+            let logs = logs()
             down()
-            throw TestFailure("cluster up exited \(status): \(output)\n\(logs())")
+            throw TestFailure("cluster up exited \(status): \(output)\n\(logs)")
         }
     }
 
