@@ -357,8 +357,10 @@ enum ContactJSON {
             "depth": machine.center.queueDepth(id),
             "skills": (0..<64).filter { config.requiredSkills & (1 << UInt64($0)) != 0 }.map { names.name(of: SkillID(UInt8($0))) },
         ]
-        if let longest = machine.longestWaitMs(queue: id) { object["longestWaitMs"] = longest }
-        if let report = machine.center.kpis(queue: id) { object["kpis"] = kpis(report) }
+        if let report = machine.center.kpis(queue: id) {
+            object["longestWaitMs"] = report.longestWaitMs
+            object["kpis"] = kpis(report)
+        }
         return object
     }
 
@@ -366,16 +368,5 @@ enum ContactJSON {
         var object: [String: Any] = ["site": name, "up": machine.center.isSiteUp(id) ?? false, "drained": machine.drained.contains(name)]
         if let report = machine.center.kpis(site: id) { object["kpis"] = kpis(report) }
         return object
-    }
-}
-
-extension LifelineStateMachine {
-    /// The longest current wait among the queue's waiting tasks, in ms of log time.
-    func longestWaitMs(queue: QueueID) -> UInt64? {
-        var oldest: UInt64?
-        for task in center.allTasks where task.queue == queue && (task.state == .queued || task.state == .offered) {
-            oldest = min(oldest ?? task.waitFrom, task.waitFrom)
-        }
-        return oldest.map { center.now >= $0 ? center.now - $0 : 0 }
     }
 }

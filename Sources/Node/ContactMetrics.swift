@@ -26,29 +26,22 @@ struct ContactSummary {
     var queues: [Queue] = []
     var openTasks = 0
 
+    /// Everything comes from the core's KPI reports (depth, longest wait and
+    /// agents by status are kept there), so this is cheap on the loop thread.
     init(_ machine: LifelineStateMachine) {
         let center = machine.center
-        var statuses: [String: [String: Int]] = [:]
-        for id in center.agentIDs {
-            guard let agent = center.agent(id) else { continue }
-            let site = machine.names.name(of: agent.config.site)
-            statuses[site, default: [:]][ContactJSON.agentStatuses[agent.status] ?? "unknown", default: 0] += 1
-        }
         for (name, id) in machine.names.sites.sorted(by: { $0.key < $1.key }) {
+            let report = center.kpis(site: id)
             var counts = Dictionary(uniqueKeysWithValues: ContactJSON.agentStatuses.values.map { ($0, 0) })
-            for (status, count) in statuses[name] ?? [:] { counts[status] = count }
+            for (status, count) in report?.agentsByStatus ?? [:] { counts[ContactJSON.agentStatuses[status] ?? "unknown"] = count }
             sites.append(Site(name: name, up: center.isSiteUp(id) ?? false, drained: machine.drained.contains(name),
-                              agentsByStatus: counts, kpis: center.kpis(site: id)))
-        }
-        var oldestWait: [QueueID: UInt64] = [:]
-        for task in center.allTasks where task.state == .queued || task.state == .offered {
-            oldestWait[task.queue] = min(oldestWait[task.queue] ?? task.waitFrom, task.waitFrom)
+                              agentsByStatus: counts, kpis: report))
         }
         for id in center.queueIDs {
             guard let config = center.queueConfig(id) else { continue }
-            let oldest = oldestWait[id].map { center.now >= $0 ? center.now - $0 : 0 } ?? 0
-            queues.append(Queue(name: machine.names.name(of: id), depth: center.queueDepth(id), longestWaitMs: oldest,
-                                serviceLevelSeconds: config.serviceLevelSeconds, kpis: center.kpis(queue: id)))
+            let report = center.kpis(queue: id)
+            queues.append(Queue(name: machine.names.name(of: id), depth: report?.depth ?? 0, longestWaitMs: report?.longestWaitMs ?? 0,
+                                serviceLevelSeconds: config.serviceLevelSeconds, kpis: report))
         }
         openTasks = center.openTaskCount
     }

@@ -5,16 +5,58 @@ import Raft
 /// and skills by name, patients by the client's opaque reference. Ids are
 /// assigned in apply order (1, 2, 3, ...; skills 0...63), so every replica agrees.
 public struct NameRegistry: Sendable, Equatable {
-    public private(set) var sites: [String: ContactCenter.SiteID] = [:]
-    public private(set) var queues: [String: QueueID] = [:]
-    public private(set) var agents: [String: AgentID] = [:]
-    public private(set) var skills: [String: SkillID] = [:]
-    public private(set) var patients: [String: PatientID] = [:]
-    var siteNames: [UInt32: String] = [:]
-    var queueNames: [UInt32: String] = [:]
-    var agentNames: [UInt64: String] = [:]
-    var skillNames: [UInt8: String] = [:]
-    var patientNames: [UInt64: String] = [:]
+    /// One kind of name: name → number and back, numbers handed out in order.
+    struct Table: Sendable, Equatable {
+        private(set) var ids: [String: UInt64] = [:]
+        private(set) var names: [UInt64: String] = [:]
+        /// The first number handed out (skills start at 0, the rest at 1).
+        let first: UInt64
+        /// Most names this table takes (nil: no limit).
+        let limit: Int?
+        let kind: String
+
+        init(kind: String, first: UInt64 = 1, limit: Int?) {
+            self.kind = kind
+            self.first = first
+            self.limit = limit
+        }
+
+        /// The name's number, assigning the next one to a new name.
+        mutating func assign(_ name: String) throws(LifelineStateMachine.CommandError) -> UInt64 {
+            if let id = ids[name] { return id }
+            if let limit, ids.count >= limit { throw .init("limit_reached", "at most \(limit) \(kind)") }
+            let id = first + UInt64(ids.count)
+            insert(id, name)
+            return id
+        }
+
+        mutating func insert(_ id: UInt64, _ name: String) {
+            ids[name] = id
+            names[id] = name
+        }
+
+        func write(to writer: inout ByteWriter) {
+            writer.write(UInt32(names.count))
+            for (id, name) in names.sorted(by: { $0.key < $1.key }) {
+                writer.write(id)
+                writer.writeString(name)
+            }
+        }
+
+        mutating func read(from reader: inout ByteReader) throws {
+            let count = try reader.readUInt32()
+            for _ in 0..<count {
+                let id = try reader.readUInt64()
+                insert(id, try reader.readString(limit: LifelineStateMachine.nameBytesMax))
+            }
+        }
+    }
+
+    var siteTable = Table(kind: "sites", limit: ContactCenterState.sitesMax)
+    var queueTable = Table(kind: "queues", limit: ContactCenterState.queuesMax)
+    var agentTable = Table(kind: "agents", limit: ContactCenterState.agentsMax)
+    var skillTable = Table(kind: "skill names", first: 0, limit: SkillID.countMax)
+    var patientTable = Table(kind: "patients", limit: nil)
 
     public init() {}
 
@@ -27,108 +69,53 @@ public struct NameRegistry: Sendable, Equatable {
             }
     }
 
-    public func site(_ name: String) -> ContactCenter.SiteID? { sites[name] }
-    public func queue(_ name: String) -> QueueID? { queues[name] }
-    public func agent(_ name: String) -> AgentID? { agents[name] }
-    public func patient(_ reference: String) -> PatientID? { patients[reference] }
-    public func name(of site: ContactCenter.SiteID) -> String { siteNames[site.rawValue] ?? site.description }
-    public func name(of queue: QueueID) -> String { queueNames[queue.rawValue] ?? queue.description }
-    public func name(of agent: AgentID) -> String { agentNames[agent.rawValue] ?? agent.description }
-    public func name(of skill: SkillID) -> String { skillNames[skill.rawValue] ?? skill.description }
-    public func reference(of patient: PatientID) -> String { patientNames[patient.rawValue] ?? patient.description }
+    /// Every site by name.
+    public var sites: [String: ContactCenter.SiteID] { siteTable.ids.mapValues { ContactCenter.SiteID(UInt32(truncatingIfNeeded: $0)) } }
+
+    public func site(_ name: String) -> ContactCenter.SiteID? { siteTable.ids[name].map { ContactCenter.SiteID(UInt32(truncatingIfNeeded: $0)) } }
+    public func queue(_ name: String) -> QueueID? { queueTable.ids[name].map { QueueID(UInt32(truncatingIfNeeded: $0)) } }
+    public func agent(_ name: String) -> AgentID? { agentTable.ids[name].map(AgentID.init) }
+    public func patient(_ reference: String) -> PatientID? { patientTable.ids[reference].map(PatientID.init) }
+    public func name(of site: ContactCenter.SiteID) -> String { siteTable.names[UInt64(site.rawValue)] ?? site.description }
+    public func name(of queue: QueueID) -> String { queueTable.names[UInt64(queue.rawValue)] ?? queue.description }
+    public func name(of agent: AgentID) -> String { agentTable.names[agent.rawValue] ?? agent.description }
+    public func name(of skill: SkillID) -> String { skillTable.names[UInt64(skill.rawValue)] ?? skill.description }
+    public func reference(of patient: PatientID) -> String { patientTable.names[patient.rawValue] ?? patient.description }
 
     mutating func assignSite(_ name: String) throws(LifelineStateMachine.CommandError) -> ContactCenter.SiteID {
-        if let id = sites[name] { return id }
-        guard sites.count < ContactCenterState.sitesMax else { throw .init("limit_reached", "at most \(ContactCenterState.sitesMax) sites") }
-        let id = ContactCenter.SiteID(UInt32(sites.count + 1))
-        sites[name] = id
-        siteNames[id.rawValue] = name
-        return id
+        ContactCenter.SiteID(UInt32(truncatingIfNeeded: try siteTable.assign(name)))
     }
 
     mutating func assignQueue(_ name: String) throws(LifelineStateMachine.CommandError) -> QueueID {
-        if let id = queues[name] { return id }
-        guard queues.count < ContactCenterState.queuesMax else { throw .init("limit_reached", "at most \(ContactCenterState.queuesMax) queues") }
-        let id = QueueID(UInt32(queues.count + 1))
-        queues[name] = id
-        queueNames[id.rawValue] = name
-        return id
+        QueueID(UInt32(truncatingIfNeeded: try queueTable.assign(name)))
     }
 
     mutating func assignAgent(_ name: String) throws(LifelineStateMachine.CommandError) -> AgentID {
-        if let id = agents[name] { return id }
-        guard agents.count < ContactCenterState.agentsMax else { throw .init("limit_reached", "at most \(ContactCenterState.agentsMax) agents") }
-        let id = AgentID(UInt64(agents.count + 1))
-        agents[name] = id
-        agentNames[id.rawValue] = name
-        return id
+        AgentID(try agentTable.assign(name))
     }
 
     mutating func assignSkill(_ name: String) throws(LifelineStateMachine.CommandError) -> SkillID {
-        if let id = skills[name] { return id }
-        guard skills.count < SkillID.countMax else { throw .init("limit_reached", "at most \(SkillID.countMax) skill names") }
-        let id = SkillID(UInt8(skills.count))
-        skills[name] = id
-        skillNames[id.rawValue] = name
-        return id
+        SkillID(UInt8(truncatingIfNeeded: try skillTable.assign(name)))
     }
 
     mutating func assignPatient(_ reference: String) throws(LifelineStateMachine.CommandError) -> PatientID {
-        if let id = patients[reference] { return id }
-        let id = PatientID(UInt64(patients.count + 1))
-        patients[reference] = id
-        patientNames[id.rawValue] = reference
-        return id
+        PatientID(try patientTable.assign(reference))
     }
 
     // MARK: - Snapshot
 
+    /// Five lists of (id, name) sorted by id: sites, queues, agents, skills, patients.
     func write(to writer: inout ByteWriter) {
-        func list(_ names: [(UInt64, String)]) {
-            writer.write(UInt32(names.count))
-            for (id, name) in names.sorted(by: { $0.0 < $1.0 }) {
-                writer.write(id)
-                writer.writeString(name)
-            }
-        }
-        list(siteNames.map { (UInt64($0.key), $0.value) })
-        list(queueNames.map { (UInt64($0.key), $0.value) })
-        list(agentNames.map { ($0.key, $0.value) })
-        list(skillNames.map { (UInt64($0.key), $0.value) })
-        list(patientNames.map { ($0.key, $0.value) })
+        for table in [siteTable, queueTable, agentTable, skillTable, patientTable] { table.write(to: &writer) }
     }
 
     static func read(from reader: inout ByteReader) throws -> NameRegistry {
-        func list() throws -> [(UInt64, String)] {
-            let count = try reader.readUInt32()
-            var names: [(UInt64, String)] = []
-            for _ in 0..<count {
-                let id = try reader.readUInt64()
-                names.append((id, try reader.readString(limit: LifelineStateMachine.nameBytesMax)))
-            }
-            return names
-        }
         var registry = NameRegistry()
-        for (id, name) in try list() {
-            registry.sites[name] = ContactCenter.SiteID(UInt32(truncatingIfNeeded: id))
-            registry.siteNames[UInt32(truncatingIfNeeded: id)] = name
-        }
-        for (id, name) in try list() {
-            registry.queues[name] = QueueID(UInt32(truncatingIfNeeded: id))
-            registry.queueNames[UInt32(truncatingIfNeeded: id)] = name
-        }
-        for (id, name) in try list() {
-            registry.agents[name] = AgentID(id)
-            registry.agentNames[id] = name
-        }
-        for (id, name) in try list() {
-            registry.skills[name] = SkillID(UInt8(truncatingIfNeeded: id))
-            registry.skillNames[UInt8(truncatingIfNeeded: id)] = name
-        }
-        for (id, name) in try list() {
-            registry.patients[name] = PatientID(id)
-            registry.patientNames[id] = name
-        }
+        try registry.siteTable.read(from: &reader)
+        try registry.queueTable.read(from: &reader)
+        try registry.agentTable.read(from: &reader)
+        try registry.skillTable.read(from: &reader)
+        try registry.patientTable.read(from: &reader)
         return registry
     }
 }

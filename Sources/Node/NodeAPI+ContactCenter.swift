@@ -257,7 +257,9 @@ extension NodeAPI {
     static func sealRecord(_ runtime: NodeRuntime, ring: KeyRing, patient: String, phi: [String: String]) throws -> String {
         let box = ValueBox<PatientKeyStore>()
         guard case .applied = runtime.localRead(timeoutMs: 5_000, { machine in
-            box.set((machine as? LifelineStateMachine)?.security.keys ?? PatientKeyStore())
+            // Only this patient's entry leaves the loop: holding the whole store
+            // would make the loop copy it on its next write.
+            box.set((machine as? LifelineStateMachine)?.security.keys.restricted(to: Vault.PatientID(patient)) ?? PatientKeyStore())
             return []
         }), let keys = box.get() else {
             throw Fields.Failure("busy", "the node could not read its key store in time")

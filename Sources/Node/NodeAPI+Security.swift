@@ -187,11 +187,12 @@ extension NodeAPI {
         let breakGlass = request.query["breakGlass"] == "true"
         let task = UInt64(request.query["task"] ?? "").map { TaskID($0) }
         let route = "GET /v1/patients/{id}/record"
-        let box = ValueBox<(allowed: Bool, why: String, record: Result<[String: String], VaultError>?)>()
+        // The loop decides and hands over the ciphertext; decryption happens here.
+        let box = ValueBox<(allowed: Bool, why: String, sealed: SealedPatientRecord?)>()
         _ = runtime.localRead(timeoutMs: 5_000) { machine in
             guard let machine = machine as? LifelineStateMachine else { return [] }
             let verdict = recordAccess(machine, principal: principal, patient: patient, task: task, reason: reason, breakGlass: breakGlass)
-            box.set((verdict.allowed, verdict.why, verdict.allowed ? Result { () throws(VaultError) in try machine.security.readRecord(patient, ring: ring) } : nil))
+            box.set((verdict.allowed, verdict.why, verdict.allowed ? machine.security.sealedRecord(patient) : nil))
             return []
         }
         guard let decision = box.get() else { return .error(503, code: "busy", message: "the node did not answer in time") }
@@ -200,7 +201,7 @@ extension NodeAPI {
         guard decision.allowed else {
             return refuse(runtime, 403, "forbidden", decision.why, actor: actor, role: role, route: route, resources: ["patient:\(patient)"]).response
         }
-        switch decision.record {
+        switch decision.sealed.map({ sealed in Result { () throws(VaultError) in try sealed.open(ring: ring) } }) {
         case .success(let fields):
             guard audit(runtime, actor: actor, role: role, action: "phi.read", resources: ["patient:\(patient)"] + (task.map { ["task:\($0.rawValue)"] } ?? []),
                         reason: reason, breakGlass: breakGlass) else {

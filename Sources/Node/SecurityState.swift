@@ -69,11 +69,13 @@ public struct SecurityState: Sendable, Equatable, Codable {
     /// Decrypts one patient's record with the node's key ring. Never partial: any
     /// field that fails makes the whole read fail.
     public func readRecord(_ patient: String, ring: KeyRing) throws(VaultError) -> [String: String] {
-        guard let fields = records[patient], !fields.isEmpty else {
-            throw VaultError(.unknownPatient, "no record for this patient")
-        }
-        let opened = try keys.decrypt(SealedRecord(patient: Vault.PatientID(patient), newKey: nil, fields: fields), ring: ring)
-        return opened.mapValues { String(decoding: $0, as: UTF8.self) }
+        try sealedRecord(patient).open(ring: ring)
+    }
+
+    /// One patient's sealed fields with only their key entry: small enough to
+    /// hand from the loop thread to the one that decrypts.
+    public func sealedRecord(_ patient: String) -> SealedPatientRecord {
+        SealedPatientRecord(patient: patient, keys: keys.restricted(to: Vault.PatientID(patient)), fields: records[patient] ?? [:])
     }
 
     // MARK: - Snapshot
@@ -88,5 +90,19 @@ public struct SecurityState: Sendable, Equatable, Codable {
 
     static func decoded(_ bytes: [UInt8]) throws -> SecurityState {
         try JSONDecoder().decode(SecurityState.self, from: Data(bytes))
+    }
+}
+
+/// A patient's ciphertext and wrapped data key, opened with the key ring.
+public struct SealedPatientRecord: Sendable {
+    public var patient: String
+    var keys: PatientKeyStore
+    var fields: [String: SealedField]
+
+    /// All fields or an error: never partial plaintext.
+    public func open(ring: KeyRing) throws(VaultError) -> [String: String] {
+        guard !fields.isEmpty else { throw VaultError(.unknownPatient, "no record for this patient") }
+        let opened = try keys.decrypt(SealedRecord(patient: Vault.PatientID(patient), newKey: nil, fields: fields), ring: ring)
+        return opened.mapValues { String(decoding: $0, as: UTF8.self) }
     }
 }

@@ -83,6 +83,15 @@ public struct PatientKeyStore: Hashable, Sendable, Codable {
         return SealedRecord(patient: patient, newKey: newKey, fields: sealed)
     }
 
+    /// A store holding only `patient`'s entry and shred mark: what one ingress
+    /// or one read needs, without sharing (and so later copying) the whole store.
+    public func restricted(to patient: PatientID) -> PatientKeyStore {
+        var subset = PatientKeyStore()
+        subset.entries[patient] = entries[patient]
+        if shredded.contains(patient) { subset.shredded.insert(patient) }
+        return subset
+    }
+
     // MARK: - Apply (every node, in log order)
 
     /// Stores a record's key material. Deterministic: no keys, no clock, no
