@@ -100,8 +100,14 @@ enum LocalCluster {
     /// Writes certificates and configurations, starts the nodes and waits for a
     /// leader. Node ids are `a`, `b`, ... at sites `site-a`, ... unless `names`
     /// gives the sites (then each node is named after its site).
+    /// - Parameters:
+    ///   - dialAddress: the address node `from` dials to reach node `to` (default: `to`'s
+    ///     own peer port); the drill harness puts a fault proxy there.
+    ///   - extraConfig: more top-level configuration keys per node id (e.g. `drill`).
     static func up(nodes: Int, spares: Int, directory: String, basePort: Int, snapshotEvery: Int, restore: String? = nil,
-                   names: [String]? = nil, quiet: Bool = false) throws -> Int32 {
+                   names: [String]? = nil, quiet: Bool = false,
+                   dialAddress: ((_ from: String, _ to: String) -> String)? = nil,
+                   extraConfig: [String: [String: Any]] = [:]) throws -> Int32 {
         let fileManager = FileManager.default
         if let restore, !fileManager.fileExists(atPath: restore) { throw CommandFailure("cannot read the backup \(restore)") }
         if fileManager.fileExists(atPath: ClusterFile.path(in: directory)) {
@@ -134,15 +140,17 @@ enum LocalCluster {
         for (index, id) in ids.enumerated() {
             let isSpare = index >= nodes
             let peers = ids.enumerated().filter { $0.offset != index && $0.offset < nodes }.map { other in
-                ["node": other.element, "site": site(other.element), "peerAddress": peerAddress(other.offset), "apiAddress": apiAddress(other.offset)]
+                ["node": other.element, "site": site(other.element), "apiAddress": apiAddress(other.offset),
+                 "peerAddress": dialAddress?(id, other.element) ?? peerAddress(other.offset)]
             }
-            let config: [String: Any] = [
+            var config: [String: Any] = [
                 "node": id, "site": site(id), "clusterID": "local", "dataDir": "data/\(id)", "dashboardListen": dashboardAddress(index), "keyRing": keyRingPath,
                 "peerListen": peerAddress(index), "apiListen": apiAddress(index), "peers": peers,
                 "tls": ["ca": bundle.caFile, "cert": bundle.certFile(id), "key": bundle.keyFile(id)],
                 "raft": ["tickMs": 20, "heartbeatMs": 60, "electionMs": 600],
                 "snapshotEveryEntries": snapshotEvery, "apiPlainHTTP": false, "join": isSpare,
             ]
+            config.merge(extraConfig[id] ?? [:]) { _, extra in extra }
             let configPath = directory + "/\(id).json"
             let data = try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
             try data.write(to: URL(fileURLWithPath: configPath))
