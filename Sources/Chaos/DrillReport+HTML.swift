@@ -27,6 +27,7 @@ extension DrillReport {
         <h2>Recovery objectives</h2>
         \(recoveryTable())
         \(faultTable())
+        \(callCenterTable())
         </section>
         <section>
         <h2>Checkers</h2>
@@ -95,6 +96,26 @@ extension DrillReport {
             <h3>Per fault</h3>
             <table class="grid">
             <tr><th>Fault</th><th>At</th><th>First offer at a survivor</th><th>Writes again</th><th>Throughput dip</th><th>Back to 90%</th></tr>
+            \(rows.joined(separator: "\n"))
+            </table>
+            """
+    }
+
+    private func callCenterTable() -> String {
+        guard !callCenter.isEmpty else { return "" }
+        func seconds(_ ms: Double?) -> String { ms.map { String(format: "%.1f s", $0 / 1_000) } ?? "—" }
+        func percent(_ rate: Double?) -> String { rate.map { String(format: "%.1f%%", $0 * 100) } ?? "—" }
+        func count(_ value: Int?) -> String { value.map(String.init) ?? "—" }
+        let rows = callCenter.map { impact in
+            "<tr><td>\(escape(impact.label))</td><td>\(seconds(impact.speedOfAnswerBeforeMs)) → \(seconds(impact.speedOfAnswerWorstMs))</td>"
+                + "<td>\(percent(impact.abandonmentBefore)) → \(percent(impact.abandonmentWorst))</td><td>\(impact.failoverDrops)</td>"
+                + "<td>\(count(impact.openTasksBefore)) → \(count(impact.openTasksPeak))</td></tr>"
+        }
+        return """
+            <h3>Callers: the call-center figures around each fault</h3>
+            <p class="note">From the cluster's own KPIs (all sites, its rolling window), sampled every second: before the fault → worst until the next fault.</p>
+            <table class="grid">
+            <tr><th>Fault</th><th>Average speed of answer</th><th>Abandonment</th><th>Failover drops</th><th>Open tasks</th></tr>
             \(rows.joined(separator: "\n"))
             </table>
             """

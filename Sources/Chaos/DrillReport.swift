@@ -33,6 +33,10 @@ public struct DrillReport: Codable, Equatable, Sendable {
     public var timeline: [TimelineBucket]
     public var bands: [FaultBand]
     public var kpi: [KpiDip]
+    /// Speed of answer, abandonment and failover drops around each fault (empty when the
+    /// drill sampled no KPIs, e.g. `drill check` without kpis.json).
+    public var callCenter: [CallCenterImpact]
+    public var kpiSamples: [KpiSample]
     public var verdicts: [CheckerVerdict]
     public var recovery: RecoveryChecker.Measurement
     public var operations: Int
@@ -45,7 +49,7 @@ public struct DrillReport: Codable, Equatable, Sendable {
     public static func assemble(
         drillID: String, date: Date, scenario: Scenario, seed: UInt64, version: String, nodes: [NodeName],
         history: [ClientOperation], events: [DrillEvent], survivors: [NodeFinalState],
-        historyFile: String, historySHA256: String
+        historyFile: String, historySHA256: String, samples: [KpiSample] = []
     ) -> DrillReport {
         let measurement = RecoveryChecker.measure(history: history, events: events, survivors: survivors, targets: scenario.targets)
         let verdicts = [
@@ -66,10 +70,18 @@ public struct DrillReport: Codable, Equatable, Sendable {
             scenarioDescription: scenario.description, seed: seed, version: version,
             cluster: Cluster(sites: scenario.sites, nodes: nodes, latency: scenario.latency, workload: scenario.workload),
             durationSeconds: scenario.durationSeconds, steps: scenario.steps, events: events.sorted { $0.atUs < $1.atUs },
-            timeline: timeline, bands: bands, kpi: DrillTimeline.dips(buckets: timeline, bands: bands), verdicts: verdicts,
+            timeline: timeline, bands: bands, kpi: DrillTimeline.dips(buckets: timeline, bands: bands),
+            callCenter: CallCenterImpact.measure(samples: samples, events: events), kpiSamples: samples.sorted { $0.atUs < $1.atUs },
+            verdicts: verdicts,
             recovery: measurement, operations: history.count, historyFile: historyFile, historySHA256: historySHA256,
             passed: verdicts.allSatisfy(\.passed)
         )
+    }
+
+    /// Adds a verdict reached outside the pure checkers (e.g. `audit verify` on each node).
+    public mutating func add(_ verdict: CheckerVerdict) {
+        verdicts.append(verdict)
+        passed = passed && verdict.passed
     }
 
     /// Writes report.json and report.html into `directory`.

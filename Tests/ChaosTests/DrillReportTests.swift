@@ -57,6 +57,31 @@ struct DrillReportTests {
         #expect(dips == [KpiDip(label: "kill", baselinePerSecond: 10, minimumPerSecond: 1, dipPercent: 90, recoveredAfterSeconds: 4)])
     }
 
+    @Test func callCenterImpactComparesTheFiguresBeforeEachFaultWithTheWorstOfItsWindow() {
+        func sample(_ second: UInt64, drops: Int, open: Int, speed: Double, abandonment: Double) -> KpiSample {
+            KpiSample(atUs: second * 1_000_000, entered: 0, answered: 0, abandoned: 0, failoverDrops: drops, openTasks: open,
+                      averageSpeedOfAnswerMs: speed, abandonmentRate: abandonment)
+        }
+        let samples = [
+            sample(1, drops: 0, open: 2, speed: 500, abandonment: 0),
+            sample(6, drops: 3, open: 9, speed: 4_000, abandonment: 0.1),
+            sample(9, drops: 3, open: 4, speed: 1_500, abandonment: 0.05),
+            sample(12, drops: 5, open: 7, speed: 2_500, abandonment: 0.02),
+        ]
+        let events = [
+            DrillEvent(atUs: 5_000_000, kind: .fault, action: "kill", label: "kill c"),
+            DrillEvent(atUs: 8_000_000, kind: .recovery, action: "restart", label: "restart c"),
+            DrillEvent(atUs: 10_000_000, kind: .fault, action: "isolate", label: "isolate b"),
+        ]
+        let impacts = CallCenterImpact.measure(samples: samples, events: events)
+        #expect(impacts == [
+            CallCenterImpact(label: "kill c", atUs: 5_000_000, speedOfAnswerBeforeMs: 500, speedOfAnswerWorstMs: 4_000,
+                             abandonmentBefore: 0, abandonmentWorst: 0.1, failoverDrops: 3, openTasksBefore: 2, openTasksPeak: 9),
+            CallCenterImpact(label: "isolate b", atUs: 10_000_000, speedOfAnswerBeforeMs: 1_500, speedOfAnswerWorstMs: 2_500,
+                             abandonmentBefore: 0.05, abandonmentWorst: 0.02, failoverDrops: 2, openTasksBefore: 4, openTasksPeak: 7),
+        ])
+    }
+
     @Test func reportCarriesVerdictsTargetsAndTheChart() throws {
         let report = try Self.report(SyntheticDrill.make())
         #expect(report.passed, "\(report.verdicts.filter { !$0.passed })")

@@ -27,11 +27,12 @@ final class TestCluster {
 
     /// A base port unlikely to collide with other test runs on this machine.
     static func basePort(slot: Int) -> Int {
-        // Each cluster uses base+1...base+9 (peers) and base+51...base+59 (API);
-        // Slots 0...19 of one test process stay inside its 1,250 ports, and every
-        // port stays below 32768, where Linux starts handing out ephemeral ports
-        // for outgoing connections (a listener there can find its port taken).
-        20_000 + Int(getpid() % 10) * 1_250 + slot * 60
+        // Each cluster uses base+1...base+9 (peers), base+31...base+39 (status pages)
+        // and base+51...base+59 (API). Slots 0...24 of one test process stay inside its
+        // 1,500 ports, and every port stays below 32768, where Linux starts handing out
+        // ephemeral ports for outgoing connections (a listener there can find its port taken).
+        precondition((0...24).contains(slot), "test cluster slots are 0...24")
+        return 20_000 + Int(getpid() % 8) * 1_500 + slot * 60
     }
 
     init(nodes: Int, slot: Int, extra: [String] = []) throws {
