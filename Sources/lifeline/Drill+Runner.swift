@@ -158,14 +158,15 @@ final class DrillRunner: Sendable {
             try cluster.pause(node)
             return ([site(node)], "pause (SIGSTOP) \(node)\(role(ref))", false)
         case .resume(let ref):
-            let node = try resolve(ref, cluster, using: &generator)
-            try cluster.resume(node)
-            return ([site(node)], "resume (SIGCONT) \(node)", true)
+            let nodes = try resolveEvery(ref, cluster, using: &generator)
+            for node in nodes { try cluster.resume(node) }
+            return (nodes.map(site), "resume (SIGCONT) \(nodes.map(\.rawValue).joined(separator: ", "))", true)
         case .restart(let ref):
-            let node = try resolve(ref, cluster, using: &generator)
-            let wasDown = cluster.health(node) == .killed
-            try cluster.restart(node)
-            return ([site(node)], wasDown ? "restart \(node) (was down)" : "restart \(node)\(role(ref))", wasDown)
+            let nodes = try resolveEvery(ref, cluster, using: &generator)
+            let wasDown = nodes.allSatisfy { cluster.health($0) == .killed }
+            for node in nodes { try cluster.restart(node) }
+            let names = nodes.map(\.rawValue).joined(separator: ", ")
+            return (nodes.map(site), wasDown ? "restart \(names) (was down)" : "restart \(names)\(role(ref))", wasDown)
         case .isolate(let ref):
             let node = try resolve(ref, cluster, using: &generator)
             cluster.mesh.isolate(node)
@@ -243,8 +244,9 @@ final class DrillRunner: Sendable {
             guard let leader = cluster.awaitLeader(timeoutMs: 10_000) else { throw CommandFailure("no leader within 10 s") }
             return leader
         case .follower:
+            // The first live follower in site order.
             let leader = cluster.leader()
-            guard let node = cluster.live.filter({ $0 != leader }).randomElement(using: &generator) else {
+            guard let node = cluster.sites.map({ NodeName($0.rawValue) }).first(where: { $0 != leader && cluster.live.contains($0) }) else {
                 throw CommandFailure("no live follower")
             }
             return node
@@ -255,6 +257,19 @@ final class DrillRunner: Sendable {
             guard let node = cluster.mostRecentlyPaused else { throw CommandFailure("no site is paused") }
             return node
         }
+    }
+
+    /// `@down` and `@paused` name every killed or paused site (oldest first); any other
+    /// reference names one.
+    private func resolveEvery(_ ref: SiteRef, _ cluster: DrillCluster, using generator: inout SeededGenerator) throws -> [NodeName] {
+        let nodes: [NodeName]
+        switch ref {
+        case .down: nodes = cluster.downNodes
+        case .paused: nodes = cluster.pausedNodes
+        default: return [try resolve(ref, cluster, using: &generator)]
+        }
+        guard !nodes.isEmpty else { throw CommandFailure("no site is \(ref == .down ? "down" : "paused")") }
+        return nodes
     }
 
     private func setDiskDelay(_ node: NodeName, ms: UInt32, _ cluster: DrillCluster) throws {
