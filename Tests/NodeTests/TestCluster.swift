@@ -28,10 +28,11 @@ final class TestCluster {
     /// A base port unlikely to collide with other test runs on this machine.
     static func basePort(slot: Int) -> Int {
         // Each cluster uses base+1...base+9 (peers) and base+51...base+59 (API);
-        // Slots 0...19 of one test process stay inside its 1,250 ports, and every
+        // Slots 0...20 of one test process stay inside its 1,260 ports, and every
         // port stays below 32768, where Linux starts handing out ephemeral ports
         // for outgoing connections (a listener there can find its port taken).
-        20_000 + Int(getpid() % 10) * 1_250 + slot * 60
+        precondition((0...20).contains(slot), "test cluster slot \(slot) outside 0...20")
+        return 20_000 + Int(getpid() % 10) * 1_260 + slot * 60
     }
 
     init(nodes: Int, slot: Int, extra: [String] = []) throws {
@@ -161,6 +162,19 @@ final class TestCluster {
         let (status, output) = TestCluster.run(["cluster", "start", node, "--dir", directory])
         guard status == 0 else { throw TestFailure("cluster start \(node) exited \(status): \(output)") }
         file = try ClusterFile.read(from: directory)
+    }
+
+    /// Stops every node, merges `drill` blocks into their configurations (node id →
+    /// the block; others unchanged) and starts them again. The caller waits for a leader.
+    func reconfigure(drill blocks: [String: [String: Any]]) throws {
+        stopNodes()
+        for (node, block) in blocks {
+            let entry = try #require(file.nodes.first { $0.node == node })
+            var config = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: entry.config))) as? [String: Any])
+            config["drill"] = block
+            try JSONSerialization.data(withJSONObject: config, options: [.sortedKeys]).write(to: URL(fileURLWithPath: entry.config))
+        }
+        for entry in file.nodes { try restart(entry.node) }
     }
 
     /// Stops every node this cluster started (SIGTERM, then SIGKILL) and removes the directory.
