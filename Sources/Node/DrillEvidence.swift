@@ -94,10 +94,15 @@ struct DrillEvidence: Sendable {
     /// Takes in the tasks of a state recording did not see built (at start, or a
     /// snapshot installed at `snapshotIndex`): their current records, no offer
     /// events. The evidence is complete only from the next index on.
+    /// A task recorded before keeps its enqueue index; its state and holder are
+    /// the snapshot's (what happened in the gap is not known).
     mutating func adopt(_ center: ContactCenterState, snapshotIndex: UInt64) {
         fromIndex = max(fromIndex, snapshotIndex + 1)
         for task in center.allTasks {
-            guard let record = tasks[task.id] ?? newRecord(task, index: 0) else { continue }
+            guard var record = tasks[task.id] ?? newRecord(task, index: 0) else { continue }
+            record.phase = Self.phase(task.state)
+            record.agent = task.agent
+            record.token = task.agent == nil ? nil : task.token
             tasks[task.id] = refreshed(record, from: task)
         }
     }

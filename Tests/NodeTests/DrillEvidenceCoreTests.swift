@@ -65,10 +65,24 @@ import Testing
         #expect(evidence.tasks[TaskID(1)]?.phase == .offered && evidence.tasks[TaskID(1)]?.agent == AgentID(1))
         #expect(evidence.tasks[TaskID(2)]?.phase == .queued || evidence.tasks[TaskID(2)]?.phase == .offered)
         #expect(evidence.tasks.values.allSatisfy { $0.enqueueIndex == 0 })
+        // A snapshot installed later is the truth for the tasks it holds, even
+        // ones recorded before (the events in between were not seen).
+        var recorded = DrillEvidence(fromIndex: 1)
+        var early = Self.core().0
+        recorded.record(index: 5, events: Self.enqueue(&early, at: 2_000).events, center: early)
+        #expect(recorded.tasks[TaskID(1)]?.phase == .offered)
+        let abandonedElsewhere = center.apply(CommandEnvelope(at: 2_002, .abandon(TaskID(1))))
+        #expect(abandonedElsewhere.isApplied)
+        recorded.adopt(center, snapshotIndex: 60)
+        #expect(recorded.fromIndex == 61)
+        #expect(recorded.tasks[TaskID(1)]?.phase == .abandoned && recorded.tasks[TaskID(1)]?.enqueueIndex == 5)
+        #expect(recorded.offers.map(\.kind) == [.enqueued, .offered], "no events invented for the gap")
+
         // A later event of an adopted task is recorded as usual.
-        let abandoned = center.apply(CommandEnvelope(at: 2_002, .abandon(TaskID(1))))
-        evidence.record(index: 41, events: abandoned.events, center: center)
+        let abandoned = center.apply(CommandEnvelope(at: 2_003, .abandon(TaskID(2))))
+        #expect(abandoned.isApplied)
+        evidence.record(index: 61, events: abandoned.events, center: center)
         #expect(evidence.offers.map(\.kind) == [.abandoned])
-        #expect(evidence.tasks[TaskID(1)]?.phase == .abandoned)
+        #expect(evidence.tasks[TaskID(2)]?.phase == .abandoned)
     }
 }
