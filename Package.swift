@@ -57,6 +57,6 @@ let package = Package(
         .testTarget(name: "StorageTests", dependencies: ["Storage", "Raft"], swiftSettings: strict),
         .testTarget(name: "VaultTests", dependencies: ["Vault"], swiftSettings: strict),
         .testTarget(name: "ChaosTests", dependencies: ["Chaos", "Vault"], swiftSettings: strict),
-        .testTarget(name: "NodeTests", dependencies: ["Node", "Raft", "Transport", "Vault"], swiftSettings: strict),
+        .testTarget(name: "NodeTests", dependencies: ["Node", "Raft", "Transport", "Vault", "ContactCenter", "Chaos"], swiftSettings: strict),
     ]
 )

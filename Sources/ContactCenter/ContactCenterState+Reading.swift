@@ -21,6 +21,10 @@ extension ContactCenterState {
     public var allTasks: [ContactTask] { tasks.values.sorted { $0.id < $1.id } }
 
     public var taskCount: Int { tasks.count }
+
+    /// The id the next accepted enqueue will be given (ids are handed out in
+    /// apply order, 1, 2, 3, ...).
+    public var nextTaskNumber: UInt64 { nextTaskID }
     public var openTaskCount: Int { openCount }
 
     public func agent(_ id: AgentID) -> AgentView? {

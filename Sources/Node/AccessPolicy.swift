@@ -52,6 +52,7 @@ public enum AccessPolicy {
             "GET /v1/audit": [.auditor], "GET /v1/audit/verify": [.auditor],
             "POST /v1/tokens/{id}/revoke": [.supervisor, .ops],
             "POST /v1/keys/rewrap": [.ops], "GET /v1/patients/retention": [.supervisor],
+            "GET /v1/drill/evidence": [.ops], "POST /v1/drill/disk": [.ops],
         ]
         for action in ["abandon", "callback", "escalate", "transfer", "disposition", "verify"] {
             table["POST /v1/tasks/{id}/\(action)"] = people

@@ -118,6 +118,15 @@ public struct LifelineStateMachine: NodeApplication {
         }
     }
 
+    /// `apply`, reporting an applied contact-center command's events (and the
+    /// state after them) to `observer`. Same state change as `apply`.
+    public mutating func apply(index: UInt64, command: [UInt8], observer: (_ events: [ContactEvent], _ after: ContactCenterState) -> Void) -> [UInt8] {
+        guard command.first == Tag.contact.rawValue else { return apply(index: index, command: command) }
+        let outcome = applyContact(Array(command.dropFirst()))
+        if case .applied(let result) = outcome, result.isApplied { observer(result.events, center) }
+        return encode(outcome)
+    }
+
     /// What a contact-center command did, as the API shows it.
     public enum Outcome {
         case applied(CommandResult)

@@ -56,7 +56,11 @@ extension NodeAPI {
         router.add("GET", "/v1/tasks/{id}") { request, parameters in
             guard let id = taskID(parameters) else { return invalidTaskID() }
             let principal = request.principal
-            return read(runtime) { machine in
+            // BUG (drill `stale-reads`, on purpose): served from this node's applied
+            // state at once, skipping the ReadIndex check: a deposed leader or a
+            // lagging follower answers with old state.
+            let linearizable = !runtime.config.drill.has(.staleReads)
+            return read(runtime, linearizable: linearizable) { machine in
                 guard let task = machine.center.task(id) else { return nil }
                 // Agents and nurses see only the tasks offered or assigned to them.
                 if let principal, principal.role == .agent || principal.role == .nurse,
@@ -342,13 +346,17 @@ extension NodeAPI {
         }
     }
 
-    /// A linearizable read; `query` returns nil for "not found".
-    static func read(_ runtime: NodeRuntime, _ query: @escaping @Sendable (LifelineStateMachine) -> [String: Any]?) -> HTTPResponse {
-        let outcome = runtime.read { machine in
+    /// A linearizable read (unless `linearizable` is false: this node's applied
+    /// state as it is, for the drill's stale-reads bug only); `query` returns nil
+    /// for "not found".
+    static func read(_ runtime: NodeRuntime, linearizable: Bool = true,
+                     _ query: @escaping @Sendable (LifelineStateMachine) -> [String: Any]?) -> HTTPResponse {
+        let run: ReadQuery = { machine in
             guard let machine = machine as? LifelineStateMachine else { return [] }
             guard let object = query(machine) else { return [0] }
             return [1] + ((try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])).map(Array.init) ?? [])
         }
+        let outcome = linearizable ? runtime.read(run) : runtime.localRead(run)
         switch outcome {
         case .failed(let status, let code, let message):
             return .error(status, code: code, message: message)

@@ -14,6 +14,7 @@ public enum NodeAPI {
         addMetricsRoute(&router, runtime)
         addStatusPageRoute(&router)
         addSecurityRoutes(&router, runtime)
+        addDrillRoutes(&router, runtime)
         if let ring = runtime.keyRing { installAuthorization(&router, runtime, ring: ring) }
         return router
     }

@@ -53,7 +53,7 @@ struct ConfigWalker {
         guard let object = self.object(value, at: "") else { return nil }
         let known: Set<String> = [
             "node", "site", "clusterID", "dataDir", "peerListen", "apiListen", "peers", "tls", "raft",
-            "snapshotEveryEntries", "apiPlainHTTP", "join", "advertisePeer", "advertiseAPI", "siteDownAfterMs", "dashboardListen", "keyRing",
+            "snapshotEveryEntries", "apiPlainHTTP", "join", "advertisePeer", "advertiseAPI", "siteDownAfterMs", "dashboardListen", "keyRing", "drill",
         ]
         unknownKeys(object, known: known, at: "")
         let node = nodeID(object["node"], at: "node")
@@ -93,6 +93,7 @@ struct ConfigWalker {
             problem("keyRing", "\(Log.quoted(keyRing)) is not a readable file ('lifeline keys init --file FILE' makes one)")
         }
         let keyRingValid = object["keyRing"] == nil || keyRing != nil
+        let drill = object["drill"] == nil ? DrillSettings.off : self.drill(object["drill"]!, at: "drill")
         if plain == true, let apiListen, !apiListen.isLoopback {
             problem("apiPlainHTTP", "plain HTTP is allowed only when apiListen is a loopback address, not \(apiListen)")
         }
@@ -100,7 +101,7 @@ struct ConfigWalker {
             problem("apiListen", "\(apiListen) is also peerListen")
         }
         guard let node, let site, let clusterID, let dataDir, let peerListen, let apiListen, let peers, let tls,
-              let raft, let snapshotEvery, let plain, let join, let advertisePeer, let advertiseAPI, siteDownAfterValid, dashboardValid, keyRingValid
+              let raft, let snapshotEvery, let plain, let join, let advertisePeer, let advertiseAPI, siteDownAfterValid, dashboardValid, keyRingValid, let drill
         else { return nil }
         var config = NodeConfig(
             node: node, site: site, clusterID: clusterID, dataDir: dataDir, peerListen: peerListen,
@@ -110,6 +111,7 @@ struct ConfigWalker {
         config.siteDownAfterMs = siteDownAfter
         config.dashboardListen = dashboard
         config.keyRing = keyRing
+        config.drill = drill
         return config
     }
 
@@ -187,6 +189,43 @@ struct ConfigWalker {
             ok = false
         }
         return ok ? RaftTiming(tickMs: tick, heartbeatMs: heartbeat, electionMs: election) : nil
+    }
+
+    /// The test-only `drill` block: `evidence`, `diskDelay` (booleans) and `bugs`
+    /// (a list of known bug names, each at most once).
+    mutating func drill(_ value: Any, at path: String) -> DrillSettings? {
+        guard let object = object(value, at: path) else { return nil }
+        unknownKeys(object, known: ["evidence", "diskDelay", "bugs"], at: path)
+        let evidence = object["evidence"] == nil ? false : bool(object["evidence"], at: "\(path).evidence")
+        let diskDelay = object["diskDelay"] == nil ? false : bool(object["diskDelay"], at: "\(path).diskDelay")
+        var bugs: Set<DrillSettings.Bug>? = []
+        if let listed = object["bugs"] {
+            if let list = listed as? [Any] {
+                let known = DrillSettings.Bug.allCases.map(\.rawValue).joined(separator: ", ")
+                for (index, element) in list.enumerated() {
+                    let here = "\(path).bugs[\(index)]"
+                    guard let name = element as? String, !(element is NSNumber) else {
+                        problem(here, "must be a string (one of \(known))")
+                        bugs = nil
+                        continue
+                    }
+                    guard let bug = DrillSettings.Bug(rawValue: name) else {
+                        problem(here, "\(Log.quoted(name)) is not a known bug (one of \(known))")
+                        bugs = nil
+                        continue
+                    }
+                    if bugs?.insert(bug).inserted == false {
+                        problem(here, "\(Log.quoted(name)) is listed twice")
+                        bugs = nil
+                    }
+                }
+            } else {
+                problem("\(path).bugs", "must be a list of bug names")
+                bugs = nil
+            }
+        }
+        guard let evidence, let diskDelay, let bugs else { return nil }
+        return DrillSettings(evidence: evidence, diskDelay: diskDelay, bugs: bugs)
     }
 
     // MARK: - Leaves

@@ -130,6 +130,9 @@ public struct NodeConfig: Sendable, Equatable {
     /// on a loopback address (nil: none).
     public var dashboardListen: HostPort?
 
+    /// Test-only hooks for the drill harness (see `DrillSettings`); all off by default.
+    public var drill: DrillSettings = .off
+
     /// `siteDownAfterMs` or its default.
     public var siteDownAfter: UInt64 { siteDownAfterMs ?? raft.electionMs * 3 }
     public static let siteDownAfterMsRange: ClosedRange<UInt64> = 100...3_600_000

@@ -53,6 +53,9 @@ public enum NodeInput: Sendable {
     /// A read of this node's applied state as it is now (may lag the leader):
     /// for polling, never for decisions.
     case localRead(query: ReadQuery, completion: Completion<ProposalOutcome>)
+    /// The drill evidence with the applied index and state it goes with (nil
+    /// when `drill.evidence` is off).
+    case drillEvidence(completion: Completion<DrillEvidenceImage?>)
     /// A consistent copy of the applied state, for `lifeline backup`.
     case backup(completion: Completion<BackupImage>)
     /// Stop: transfer leadership if leader (bounded), flush, and end the loop.

@@ -59,6 +59,10 @@ final class NodeLoop {
     var persistedHardState: HardState
     var deferredHardState: HardState?
     var persistedEntries: UInt64 = 0
+    /// Drill hooks (see NodeLoop+Drill.swift): the evidence recorder when
+    /// `drill.evidence` is on, and the `ack-before-commit` bookkeeping.
+    var evidence: DrillEvidence?
+    var drillAcks = DrillAcks()
 
     static let ticksPerTurnMax = 10
     static let pendingMax = 65_536
@@ -105,6 +109,7 @@ final class NodeLoop {
             ("snapshotIndex", "\(snapshotIndex)"), ("entries", "\(state.entries.count)"),
         ])
         network.setMembers(peersOnly())
+        startEvidence()
     }
 
     // MARK: - The loop
@@ -192,6 +197,10 @@ final class NodeLoop {
             startRead(query, completion: completion, deadline: deadline)
         case .localRead(let query, let completion):
             completion.complete(.applied(index: applied, result: query(machine)))
+        case .drillEvidence(let completion):
+            completion.complete(evidence.map {
+                DrillEvidenceImage(node: config.node.rawValue, site: config.site.rawValue, appliedIndex: applied, machine: machine, evidence: $0)
+            })
         case .backup(let completion):
             completion.complete(BackupImage(
                 clusterID: config.clusterID, node: config.node, index: applied, term: appliedTerm,
@@ -218,6 +227,7 @@ final class NodeLoop {
             do {
                 let ticket = try core.propose(stamp(command))
                 pending[ticket.index] = (ticket.term, reply, deadline)
+                noteProposed(command, ticket: ticket)
                 proposedAt[ticket.index] = MonotonicClock.nowNs()
                 published.metrics.update { $0.proposals += 1 }
             } catch {
@@ -300,6 +310,7 @@ final class NodeLoop {
             if ready.snapshot != nil || !ready.entries.isEmpty || hardState != nil {
                 try persist(snapshot: ready.snapshot, entries: ready.entries, hardState: hardState ?? deferredHardState)
             }
+            if config.drill.has(.ackBeforeCommit) { acknowledgeEarly(ready.entries) }
             // 2. Send.
             if !ready.messages.isEmpty { network.send(ready.messages) }
             // 3. Apply.
@@ -316,6 +327,8 @@ final class NodeLoop {
 
     func persist(snapshot: Snapshot?, entries: [Entry], hardState: HardState?) throws {
         let started = MonotonicClock.nowNs()
+        // A drill's slow disk counts in the persist latency, as a real one would.
+        delayDurableWrite()
         try store.persist(snapshot: snapshot, entries: entries, hardState: hardState)
         let seconds = Double(MonotonicClock.nowNs() - started) / 1e9
         published.metrics.update { $0.persistLatency.observe(seconds: seconds) }
@@ -363,7 +376,7 @@ final class NodeLoop {
         var result: [UInt8] = []
         switch entry.kind {
         case .normal:
-            result = machine.apply(index: entry.index, command: entry.data)
+            result = applyNormal(entry)
             hashDirty = true
             if entry.data.first == LifelineStateMachine.Tag.security.rawValue { publishRevoked() }
         case .noop:
@@ -373,6 +386,7 @@ final class NodeLoop {
         }
         applied = entry.index
         appliedTerm = entry.term
+        drillAcks.applied(through: entry.index)
         appliedBytesSinceSnapshot += UInt64(entry.data.count)
         if let started = proposedAt.removeValue(forKey: entry.index) {
             let seconds = Double(MonotonicClock.nowNs() - min(started, MonotonicClock.nowNs())) / 1e9
@@ -421,6 +435,10 @@ final class NodeLoop {
         lastSnapshotBytes = UInt64(snapshot.data.count)
         appliedBytesSinceSnapshot = 0
         hashDirty = true
+        drillAcks.applied(through: applied)
+        if evidence != nil, let lifeline = machine as? LifelineStateMachine {
+            evidence!.adopt(lifeline.center, snapshotIndex: applied)
+        }
         for index in pending.keys where index <= applied {
             answer(pending.removeValue(forKey: index)!.reply, .superseded(index))
         }
@@ -447,6 +465,7 @@ final class NodeLoop {
         let snapshot = core.latestSnapshot
         // Saves the snapshot and drops the entries it covers, in one transaction;
         // the entries after it stay.
+        delayDurableWrite()
         try store.saveSnapshot(snapshot)
         snapshotIndex = snapshot.metadata.index
         lastSnapshotBytes = UInt64(data.count)

@@ -155,6 +155,22 @@ public final class NodeRuntime: Sendable {
         return completion.wait(timeoutMs: timeoutMs)
     }
 
+    /// The drill evidence taken at one point of the loop, `.some(nil)` when
+    /// `drill.evidence` is off, nil when the loop does not answer in time.
+    func drillEvidence(timeoutMs: UInt64 = writeTimeoutMsDefault) -> DrillEvidenceImage?? {
+        let completion = Completion<DrillEvidenceImage?>()
+        guard inbox.push(.drillEvidence(completion: completion)) else { return nil }
+        return completion.wait(timeoutMs: timeoutMs)
+    }
+
+    /// The delay before each durable write of the Raft log (drill `diskDelay`).
+    public var fsyncDelayMs: UInt64 { published.fsyncDelayMs.load(ordering: .relaxed) }
+
+    public func setFsyncDelay(ms: UInt64) {
+        precondition(DrillSettings.fsyncDelayMsRange.contains(ms), "fsync delay \(ms) ms outside \(DrillSettings.fsyncDelayMsRange)")
+        published.fsyncDelayMs.store(ms, ordering: .relaxed)
+    }
+
     /// Sleeps briefly between polls of the published view (bounded by callers' deadlines).
     func waitForViewChange(ms: UInt64) {
         var request = timespec(tv_sec: 0, tv_nsec: Int(ms) * 1_000_000)
@@ -176,6 +192,8 @@ final class PublishedView: Sendable {
     let metrics = NodeMetrics()
     /// Revoked token ids as of the last applied revocation, for the API's checks.
     let revoked = Mutex<Set<String>>([])
+    /// Drill `diskDelay`: ms the loop sleeps before each durable write of the log.
+    let fsyncDelayMs = Atomic<UInt64>(0)
 
     init(_ view: ClusterView) {
         mutex = Mutex(view)

@@ -58,6 +58,11 @@ public enum NodeServer {
         sigaddset(&stopSignals, SIGINT)
         pthread_sigmask(SIG_BLOCK, &stopSignals, nil)
 
+        if let warning = config.drill.warning {
+            // Loud and first: a node with drill hooks breaks guarantees on purpose.
+            printToStderr(warning)
+            log.warning("node.drill_hooks_enabled", [("hooks", warning)])
+        }
         let keyRing: KeyRing?
         do {
             keyRing = try config.keyRing.map { path throws(VaultError) in try KeyRing.load(path: path) }

@@ -1,3 +1,5 @@
+import ContactCenter
+
 /// The application a node replicates: every node applies the same committed
 /// commands in the same order and MUST reach the same state.
 ///
@@ -14,6 +16,16 @@ public protocol ReplicatedStateMachine: Sendable {
     mutating func restore(_ bytes: [UInt8]) throws
     /// A short digest of the state, equal on replicas that applied the same log.
     var stateHash: String { get }
+    /// `apply`, also handing the contact-center events of the command, with the
+    /// contact-center state after it, to `observer` (the drill evidence recorder).
+    /// MUST change the state exactly as `apply` does. Default: plain `apply`.
+    mutating func apply(index: UInt64, command: [UInt8], observer: (_ events: [ContactEvent], _ after: ContactCenterState) -> Void) -> [UInt8]
+}
+
+extension ReplicatedStateMachine {
+    public mutating func apply(index: UInt64, command: [UInt8], observer: (_ events: [ContactEvent], _ after: ContactCenterState) -> Void) -> [UInt8] {
+        apply(index: index, command: command)
+    }
 }
 
 /// FNV-1a 64: a fast, stable digest to compare replicas. Not a security hash.

@@ -90,4 +90,45 @@ import Testing
         #expect(HostPort(parsing: ":80") == nil)
         #expect(HostPort(parsing: "a b:80") == nil)
     }
+
+    // MARK: - The drill block (test-only hooks)
+
+    static func withDrill(_ block: String) -> String {
+        valid.replacingOccurrences(of: "\"apiPlainHTTP\": true", with: "\"apiPlainHTTP\": true, \"drill\": \(block)")
+    }
+
+    @Test func drillHooksAreOffWithoutTheBlock() throws {
+        let config = try NodeConfig.parse(Array(Self.valid.utf8), file: "a.json", baseDirectory: "/", checkFiles: false)
+        #expect(config.drill == .off)
+        #expect(config.drill.warning == nil)
+    }
+
+    @Test func drillBlockParsesEveryKeyAndWarns() throws {
+        let text = Self.withDrill(#"{"evidence": true, "diskDelay": true, "bugs": ["stale-reads", "ack-before-commit", "local-clock"]}"#)
+        let config = try NodeConfig.parse(Array(text.utf8), file: "a.json", baseDirectory: "/", checkFiles: false)
+        #expect(config.drill == DrillSettings(evidence: true, diskDelay: true, bugs: [.ackBeforeCommit, .staleReads, .localClock]))
+        #expect(config.drill.warning == "WARNING: drill test hooks are enabled (evidence; diskDelay; bugs: ack-before-commit, local-clock, stale-reads); never run this configuration in production")
+        let partial = try NodeConfig.parse(Array(Self.withDrill(#"{"bugs": ["ack-before-commit"]}"#).utf8), file: "a.json", baseDirectory: "/", checkFiles: false)
+        #expect(partial.drill == DrillSettings(bugs: [.ackBeforeCommit]))
+        #expect(partial.drill.warning?.contains("(bugs: ack-before-commit)") == true)
+        let empty = try NodeConfig.parse(Array(Self.withDrill("{}").utf8), file: "a.json", baseDirectory: "/", checkFiles: false)
+        #expect(empty.drill == .off)
+    }
+
+    @Test(arguments: [
+        (#"{"evidence": 1}"#, "drill.evidence", "must be true or false"),
+        (#"{"diskDelay": "yes"}"#, "drill.diskDelay", "must be true or false"),
+        (#"{"bugs": ["ack-before-commit", "lost-writes"]}"#, "drill.bugs[1]", "\"lost-writes\" is not a known bug (one of ack-before-commit, stale-reads, local-clock)"),
+        (#"{"bugs": [7]}"#, "drill.bugs[0]", "must be a string (one of ack-before-commit, stale-reads, local-clock)"),
+        (#"{"bugs": "stale-reads"}"#, "drill.bugs", "must be a list of bug names"),
+        (#"{"bugs": ["stale-reads", "stale-reads"]}"#, "drill.bugs[1]", "\"stale-reads\" is listed twice"),
+        (#"{"evidence": true, "chaos": true}"#, "drill.chaos", "unknown key"),
+        (#"true"#, "drill", "must be an object"),
+    ])
+    func badDrillBlocksNameTheField(block: String, path: String, message: String) {
+        let error = #expect(throws: ConfigError.self) {
+            try NodeConfig.parse(Array(Self.withDrill(block).utf8), file: "x", baseDirectory: "/", checkFiles: false)
+        }
+        #expect(error?.problems == [ConfigProblem(path, message)])
+    }
 }

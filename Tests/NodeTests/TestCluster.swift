@@ -164,6 +164,19 @@ final class TestCluster {
         file = try ClusterFile.read(from: directory)
     }
 
+    /// Stops every node, merges `drill` blocks into their configurations (node id →
+    /// the block; others unchanged) and starts them again. The caller waits for a leader.
+    func reconfigure(drill blocks: [String: [String: Any]]) throws {
+        stopNodes()
+        for (node, block) in blocks {
+            let entry = try #require(file.nodes.first { $0.node == node })
+            var config = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: entry.config))) as? [String: Any])
+            config["drill"] = block
+            try JSONSerialization.data(withJSONObject: config, options: [.sortedKeys]).write(to: URL(fileURLWithPath: entry.config))
+        }
+        for entry in file.nodes { try restart(entry.node) }
+    }
+
     /// Stops every node this cluster started (SIGTERM, then SIGKILL) and removes the directory.
     func down() {
         stopNodes()
