@@ -33,11 +33,15 @@ public struct OperationValue: Codable, Equatable, Sendable {
     public var state: TaskState?
     public var site: SiteName?
     public var error: String?
+    /// enqueue (out, optional): the log index the cluster said the task entered at. A
+    /// task found under the same id but entered at another index is a different call.
+    public var index: UInt64?
 
     public init(
         queue: String? = nil, priority: Int? = nil, emergency: Bool? = nil, agent: AgentID? = nil,
-        token: UInt64? = nil, state: TaskState? = nil, site: SiteName? = nil, error: String? = nil
+        token: UInt64? = nil, state: TaskState? = nil, site: SiteName? = nil, error: String? = nil, index: UInt64? = nil
     ) {
+        self.index = index
         self.queue = queue
         self.priority = priority
         self.emergency = emergency

@@ -19,10 +19,19 @@ public enum LostAckChecker {
         for node in survivors {
             let tasks = Dictionary(node.tasks.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
             for operation in history where operation.outcome == .ok {
-                let found = tasks[operation.task]?.state ?? .absent
+                let task = tasks[operation.task]
+                let found = task?.state ?? .absent
                 let expected: String?
                 switch operation.kind {
-                case .enqueue: expected = found == .absent ? "present" : nil
+                case .enqueue:
+                    if found == .absent {
+                        expected = "present"
+                    } else if let acknowledged = operation.value.index, let entered = task?.enqueueIndex, acknowledged != entered {
+                        // The id was handed to another call: the acknowledged one was lost.
+                        expected = "entered at index \(acknowledged), found a call entered at \(entered)"
+                    } else {
+                        expected = nil
+                    }
                 case .complete: expected = found == .completed ? nil : "completed"
                 case .abandon: expected = found == .abandoned ? nil : "abandoned"
                 case .offer, .accept, .read: expected = nil

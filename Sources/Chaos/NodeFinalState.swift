@@ -42,11 +42,14 @@ public struct TaskSnapshot: Codable, Equatable, Sendable {
     /// When the task first entered the queue (leader-stamped, ms since the epoch). A
     /// failover MUST keep it: it is the caller's place in line.
     public var enqueueTimeMs: UInt64
+    /// The log index of the command that created the task (optional evidence).
+    public var enqueueIndex: UInt64?
 
     public init(
         id: TaskID, state: TaskState, agent: AgentID? = nil, queue: String, priority: Int, emergency: Bool,
-        enqueueTimeMs: UInt64
+        enqueueTimeMs: UInt64, enqueueIndex: UInt64? = nil
     ) {
+        self.enqueueIndex = enqueueIndex
         self.id = id
         self.state = state
         self.agent = agent

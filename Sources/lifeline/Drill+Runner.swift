@@ -75,6 +75,7 @@ final class DrillRunner: Sendable {
         do {
             try workload.configure(timeoutMs: Self.setupTimeoutMs)
             if let leader = cluster.leader() { print("leader: \(leader); \(scenario.workload.agentsPerSite) agents per site; workload starting") }
+            recorder.start()
             recorder.event(.note, "start", label: "workload starts")
             _ = workload.start()
             let monitor = Thread { self.monitorLoop(cluster) }

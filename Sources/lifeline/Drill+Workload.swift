@@ -23,18 +23,20 @@ final class DrillRecorder: Sendable {
 
     static let knownTasksMax = 1_000_000
 
-    private let originNs: UInt64
+    /// The drill's time zero: when the workload starts (`start()`), not when the cluster did.
+    private let originNs = Atomic<UInt64>(Node.MonotonicClock.nowNs())
     private let nextID = Atomic<UInt64>(0)
     private let operations = Mutex<[ClientOperation]>([])
     private let timeline = Mutex<[DrillEvent]>([])
     private let counts = Mutex(Counts())
     private let tasks = Mutex<[KnownTask]>([])
 
-    init() {
-        originNs = Node.MonotonicClock.nowNs()
+    /// Sets time zero to now: the scenario's step times count from here.
+    func start() {
+        originNs.store(Node.MonotonicClock.nowNs(), ordering: .releasing)
     }
 
-    func nowUs() -> UInt64 { (Node.MonotonicClock.nowNs() &- originNs) / 1_000 }
+    func nowUs() -> UInt64 { (Node.MonotonicClock.nowNs() &- originNs.load(ordering: .acquiring)) / 1_000 }
 
     var elapsedSeconds: Double { Double(nowUs()) / 1_000_000 }
 
@@ -244,6 +246,7 @@ final class DrillWorkload: Sendable {
                 continue
             }
             let id = (reply.object?["id"] as? Int).map { TaskID(String($0)) }
+            if let index = reply.object?["index"] as? Int, index > 0 { value.index = UInt64(index) }
             let outcome = reply.writeOutcome
             if outcome != .ok {
                 value.error = reply.errorCode

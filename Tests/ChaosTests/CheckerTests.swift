@@ -23,6 +23,25 @@ struct LostAckCheckerTests {
         #expect(verdict.details.contains { $0.contains("n-b") })
     }
 
+    @Test func acknowledgedEnqueueWhoseIdWentToAnotherCallFails() {
+        var drill = SyntheticDrill.make()
+        // The bug: the acked entry at index 40 was overwritten; the next leader gave its id
+        // to the call it appended at index 41.
+        let operation = drill.history.firstIndex { $0.kind == .enqueue && $0.task == TaskID("t-004") }!
+        drill.history[operation].value.index = 40
+        for node in drill.survivors.indices {
+            let task = drill.survivors[node].tasks.firstIndex { $0.id == TaskID("t-004") }!
+            drill.survivors[node].tasks[task].enqueueIndex = 40
+        }
+        #expect(LostAckChecker.check(history: drill.history, survivors: drill.survivors).result == .pass)
+        let last = drill.survivors.count - 1
+        drill.survivors[last].tasks[drill.survivors[last].tasks.firstIndex { $0.id == TaskID("t-004") }!].enqueueIndex = 41
+        let verdict = LostAckChecker.check(history: drill.history, survivors: drill.survivors)
+        #expect(verdict.result == .fail)
+        #expect(verdict.offending.contains("op \(drill.history[operation].id)"))
+        #expect(verdict.details.contains { $0.contains("entered at index 40") && $0.contains("41") })
+    }
+
     @Test func acknowledgedCompleteRolledBackFails() {
         var drill = SyntheticDrill.make()
         let index = drill.survivors[0].tasks.firstIndex { $0.id == TaskID("t-002") }!
