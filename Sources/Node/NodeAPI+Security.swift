@@ -96,14 +96,30 @@ extension NodeAPI {
             switch box.get() {
             case .success(let rewrapped):
                 let keys = Dictionary(uniqueKeysWithValues: rewrapped.map { ($0.key.rawValue, $0.value.base64) })
-                let response = security(runtime, "rewrap", request.principal, ["keys": keys, "kekVersion": ring.activeVersion])
-                guard response.status == 200 else { return response }
-                return json(200, ["rewrapped": keys.count, "kekVersion": ring.activeVersion,
-                                  "remaining": max(0, staleCount(runtime, ring) ), "hint": "call again until remaining is 0"])
+                if !keys.isEmpty {
+                    let response = security(runtime, "rewrap", request.principal, ["keys": keys, "kekVersion": ring.activeVersion])
+                    guard response.status == 200 else { return response }
+                }
+                let (stale, lost) = staleCount(runtime, ring)
+                return json(200, ["rewrapped": keys.count, "kekVersion": ring.activeVersion, "remaining": max(0, stale - lost),
+                                  "unrecoverable": lost, "hint": "call again until remaining is 0"])
             case .failure(let error):
                 return .error(409, code: "rewrap_failed", message: error.reason)
             case nil:
                 return .error(503, code: "busy", message: "the node did not answer in time")
+            }
+        }
+        router.add("GET", "/v1/keys/usage") { _, _ in
+            guard let ring = runtime.keyRing else { return .error(503, code: "no_key_ring", message: "this node has no key ring configured") }
+            // Counts and versions only: no patient, no key material.
+            return read(runtime) { machine in
+                let counts = machine.security.keys.wrappedKeysPerKEKVersion()
+                return [
+                    "clusterID": ring.clusterID, "node": runtime.config.node.rawValue, "activeVersion": ring.activeVersion,
+                    "ringVersions": ring.versions.map(\.version), "retiredVersions": ring.retired.map(\.version),
+                    "wrappedDataKeys": Dictionary(uniqueKeysWithValues: counts.map { (String($0.key), $0.value) }),
+                    "shreddedPatients": machine.security.keys.shredded.count,
+                ]
             }
         }
         router.add("GET", "/v1/patients/retention") { request, _ in
@@ -146,14 +162,16 @@ extension NodeAPI {
         }
     }
 
-    /// How many wrapped data keys are still under an older KEK.
-    static func staleCount(_ runtime: NodeRuntime, _ ring: KeyRing) -> Int {
-        let box = ValueBox<Int>()
+    /// How many wrapped data keys are still under an older KEK, and how many of
+    /// those are under a retired one (lost: they can never be re-wrapped).
+    static func staleCount(_ runtime: NodeRuntime, _ ring: KeyRing) -> (stale: Int, lost: Int) {
+        let box = ValueBox<(stale: Int, lost: Int)>()
         _ = runtime.localRead(timeoutMs: 5_000) { machine in
-            box.set((machine as? LifelineStateMachine)?.security.keys.staleWrappedKeys(activeVersion: ring.activeVersion).count ?? 0)
+            guard let keys = (machine as? LifelineStateMachine)?.security.keys else { return [] }
+            box.set((keys.staleWrappedKeys(activeVersion: ring.activeVersion).count, keys.keysUnderRetiredVersions(ring: ring).count))
             return []
         }
-        return box.get() ?? 0
+        return box.get() ?? (0, 0)
     }
 
     /// Proposes a security command as `principal`; its result as the response.
@@ -210,8 +228,16 @@ extension NodeAPI {
             return json(200, ["patient": patient, "fields": fields, "breakGlass": breakGlass])
         case .failure(let error):
             audit(runtime, actor: actor, role: role, action: "phi.read", resources: ["patient:\(patient)"], outcome: "denied", reason: error.reason)
+            // All or nothing: no field of a record whose key cannot be opened leaves.
             let status = error.code == .unknownPatient ? 404 : 409
-            return .error(status, code: error.code == .shredded ? "shredded" : error.code == .unknownPatient ? "not_found" : "unreadable", message: error.reason)
+            let code = switch error.code {
+            case .shredded: "shredded"
+            case .unknownPatient: "not_found"
+            case .retiredKeyVersion: "key_retired"
+            case .unknownKeyVersion: "key_missing"
+            default: "unreadable"
+            }
+            return .error(status, code: code, message: error.reason)
         case nil:
             return .error(500, code: "internal", message: "no decision")
         }

@@ -10,7 +10,7 @@ let clusterCommand = Command(
     name: "cluster",
     summary: "start or stop a local multi-node cluster on 127.0.0.1",
     help: """
-        Usage: lifeline cluster up --nodes N --dir DIR [--base-port P] [--snapshot-every N] [--spares N] [--restore BACKUP]
+        Usage: lifeline cluster up --nodes N --dir DIR [--base-port P] [--snapshot-every N] [--spares N] [--restore BACKUP] [--keys F]
                lifeline cluster down --dir DIR
                lifeline cluster kill NODE --dir DIR [--signal KILL|TERM|STOP|CONT]
                lifeline cluster start NODE --dir DIR
@@ -46,6 +46,9 @@ let clusterCommand = Command(
           --snapshot-every N   snapshotEveryEntries for every node (default 10000)
           --spares N           0...5 extra prepared nodes (default 0)
           --restore BACKUP     seed every founding node from a 'lifeline backup' file first
+          --keys F             use a copy of the key ring F (0600) instead of a new one:
+                               the ring of the cluster a backup came from, so its
+                               records open (a new ring cannot open them)
           --signal NAME        for kill: KILL (default), TERM, STOP or CONT
 
         Example:
@@ -61,7 +64,7 @@ let clusterCommand = Command(
         Exit codes: 0 ok, 1 failed (e.g. no leader within 30 s), 2 usage.
         """,
     run: { arguments in
-        let options = try OptionParser(arguments, valued: ["nodes", "dir", "base-port", "snapshot-every", "spares", "signal", "restore"])
+        let options = try OptionParser(arguments, valued: ["nodes", "dir", "base-port", "snapshot-every", "spares", "signal", "restore", "keys"])
         guard let action = options.positional.first else {
             throw UsageError("want 'cluster up', 'down', 'kill NODE' or 'start NODE'")
         }
@@ -78,7 +81,7 @@ let clusterCommand = Command(
             let snapshotEvery = try options.int("snapshot-every", default: 10_000, range: 2...100_000_000)
             let spares = try options.int("spares", default: 0, range: 0...5)
             return try LocalCluster.up(nodes: nodes, spares: spares, directory: absolute, basePort: base, snapshotEvery: snapshotEvery,
-                                       restore: options.value("restore"))
+                                       restore: options.value("restore"), keyRing: options.value("keys"))
         case "down":
             return try LocalCluster.down(directory: absolute)
         case "kill":
@@ -101,7 +104,7 @@ enum LocalCluster {
     /// leader. Node ids are `a`, `b`, ... at sites `site-a`, ... unless `names`
     /// gives the sites (then each node is named after its site).
     static func up(nodes: Int, spares: Int, directory: String, basePort: Int, snapshotEvery: Int, restore: String? = nil,
-                   names: [String]? = nil, quiet: Bool = false) throws -> Int32 {
+                   keyRing: String? = nil, names: [String]? = nil, quiet: Bool = false) throws -> Int32 {
         let fileManager = FileManager.default
         if let restore, !fileManager.fileExists(atPath: restore) { throw CommandFailure("cannot read the backup \(restore)") }
         if fileManager.fileExists(atPath: ClusterFile.path(in: directory)) {
@@ -121,7 +124,8 @@ enum LocalCluster {
         let keyRingPath = directory + "/keyring.json"
         let ring: KeyRing
         do {
-            ring = try KeyRing.generate(clusterID: "local", now: Date())
+            // A given ring is loaded (permission and format checks) and copied, 0600.
+            ring = try keyRing.map { path throws(VaultError) in try KeyRing.load(path: path) } ?? KeyRing.generate(clusterID: "local", now: Date())
             try ring.create(path: keyRingPath)
         } catch {
             throw CommandFailure("cannot create the key ring \(keyRingPath): \(error)")
