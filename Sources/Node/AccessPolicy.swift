@@ -15,7 +15,10 @@ public struct Principal: Sendable, Equatable {
         tokenID = claims.tokenID
     }
 
-    /// An agent or nurse may act only as themselves; a supervisor for anyone.
+    /// An agent or nurse may act only as themselves; a supervisor for anyone
+    /// here, narrowed to the agents of their own site where the agent's site is
+    /// known: in apply (`LifelineStateMachine.outOfScope`, through the command's
+    /// `scopeSite`) and for the offer long-poll (`NodeAPI.notOwnSite`).
     public func mayActAs(agent: String) -> Bool {
         role == .supervisor || ((role == .agent || role == .nurse) && subject == agent)
     }

@@ -34,8 +34,11 @@ extension LifelineStateMachine {
                 after.revoke(token, expiresAt: expires, nowSeconds: at / 1000)
                 try after.audit(AuditEvent.Draft(timeMs: at, actor: actor, role: role, action: "token.revoke", resources: ["token:\(token)"], outcome: .allowed))
             case "verify":
-                guard let task = fields.uint64("task"), center.task(.init(task)) != nil else {
+                guard let task = fields.uint64("task"), let held = center.task(.init(task)) else {
                     return .failure(code: "unknown_task", message: "no such task")
+                }
+                if let scope = fields.string("scopeSite"), names.name(of: held.site) != scope {
+                    return .failure(code: "forbidden", message: "task \(task) belongs to \(names.name(of: held.site)); a supervisor of \(scope) acts only on tasks of \(scope)")
                 }
                 guard let method = fields.string("method"), !method.isEmpty, method.utf8.count <= SecurityState.methodBytesMax else {
                     return .failure(code: "invalid_request", message: "method: how the caller was verified, 1...\(SecurityState.methodBytesMax) bytes")

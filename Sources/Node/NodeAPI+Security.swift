@@ -82,7 +82,9 @@ extension NodeAPI {
                                       actor: principal.subject, role: principal.role, route: "POST /v1/tasks/{id}/verify", resources: ["task:\(id.rawValue)"]).response
                     }
                 }
-                return security(runtime, "verify", request.principal, ["task": id.rawValue, "method": method])
+                let command: [String: Any] = ["task": id.rawValue, "method": method]
+                return auditedRefusal(runtime, request, "POST /v1/tasks/{id}/verify", ["task:\(id.rawValue)"],
+                                      security(runtime, "verify", request.principal, command.merging(scope(request)) { $1 }))
             }
         }
         router.add("POST", "/v1/keys/rewrap") { request, _ in

@@ -59,7 +59,9 @@ let clusterCommand = Command(
           lifeline cluster down --dir /tmp/ll
 
         Scripts read DIR/cluster.json: every node's pid, addresses, config and
-        status page, the CA and ops client files, and a token per role.
+        status page, the CA and ops client files, and a token per role (the
+        supervisor's at the first site) plus "supervisor@SITE" for every site: a
+        supervisor acts only for the agents, tasks and drains of their own site.
 
         Exit codes: 0 ok, 1 failed (e.g. no leader within 30 s), 2 usage.
         """,
@@ -156,13 +158,18 @@ enum LocalCluster {
             ))
         }
         var file = ClusterFile(nodes: entries, caFile: bundle.caFile, certFile: bundle.certFile("ops"), keyFile: bundle.keyFile("ops"))
-        // A token per role for the operator of this local cluster (7 days).
-        for role in [Role.ops, .supervisor, .auditor, .dashboard] {
+        // A token per role for the operator of this local cluster (7 days), at the
+        // first site; and a supervisor token per site ("supervisor@SITE"), since a
+        // supervisor manages only the agents, tasks and drains of their own site.
+        var issues: [(key: String, role: Role, site: String)] = [Role.ops, .supervisor, .auditor, .dashboard].map { ($0.rawValue, $0, site(ids[0])) }
+        issues += ids.map { ("supervisor@\(site($0))", .supervisor, site($0)) }
+        for issue in issues {
             do {
-                file.tokens[role.rawValue] = try ring.tokenSigner.issue(subject: "local-\(role.rawValue)", role: role, site: site(ids[0]),
-                                                                        now: Date(), ttlSeconds: TokenVerifier.ttlSecondsMax).token
+                let subject = issue.key == issue.role.rawValue ? "local-\(issue.role.rawValue)" : "local-supervisor-\(issue.site)"
+                file.tokens[issue.key] = try ring.tokenSigner.issue(subject: subject, role: issue.role, site: issue.site,
+                                                                    now: Date(), ttlSeconds: TokenVerifier.ttlSecondsMax).token
             } catch {
-                throw CommandFailure("cannot issue the \(role.rawValue) token: \(error)")
+                throw CommandFailure("cannot issue the \(issue.key) token: \(error)")
             }
         }
         try file.write(to: directory)

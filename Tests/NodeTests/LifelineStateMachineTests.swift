@@ -90,6 +90,32 @@ import Vault
         #expect(machine.names.agent("zoe") == nil, "a refused registration kept its name")
     }
 
+    /// A supervisor's `scopeSite` narrows a command to what is at that site, in
+    /// apply: a refusal is `forbidden` and changes nothing (its name, time and
+    /// all); the same command for their own site applies.
+    @Test func aSupervisorsSiteScopeIsCheckedInApply() {
+        var (machine, _) = Self.run(Self.script)
+        let before = machine.stateHash
+        let denver = ["scopeSite": "denver"]
+        let refused: [[UInt8]] = [
+            Self.command("registerAgent", at: 5_000, ["agent": "zoe", "site": "boston"].merging(denver) { $1 }),
+            Self.command("registerAgent", at: 5_000, ["agent": "alice", "site": "denver"].merging(denver) { $1 }),
+            Self.command("presence", at: 5_000, ["agent": "alice", "presence": "offline"].merging(denver) { $1 }),
+            Self.command("abandon", at: 5_000, ["task": 1, "scopeSite": "denver"]),
+            Self.command("callback", at: 5_000, ["task": 1, "scopeSite": "denver"]),
+            Self.command("wrapUp", at: 5_000, ["task": 1, "agent": "alice", "token": 1, "scopeSite": "denver"]),
+            Self.command("drain", at: 5_000, ["site": "boston", "scopeSite": "denver"]),
+        ]
+        for (offset, command) in refused.enumerated() {
+            let result = (try? JSONSerialization.jsonObject(with: Data(machine.apply(index: UInt64(100 + offset), command: command)))) as? [String: Any]
+            #expect((result?["error"] as? [String: Any])?["code"] as? String == "forbidden", "command \(offset): \(String(describing: result))")
+        }
+        #expect(machine.stateHash == before, "a refused command changed the state")
+        #expect(machine.names.agent("zoe") == nil)
+        let allowed = machine.apply(index: 200, command: Self.command("presence", at: 5_000, ["agent": "dan", "presence": "offline", "scopeSite": "denver"]))
+        #expect(String(decoding: allowed, as: UTF8.self).contains("\"ok\":true"))
+    }
+
     @Test func timeNeverGoesBackwards() {
         var (machine, _) = Self.run(Self.script)
         let result = machine.apply(index: 50, command: Self.command("enqueue", at: 10, ["queue": "scheduling", "channel": "chat", "callType": "billing", "patient": "ref-9", "site": "denver"]))
