@@ -5,7 +5,7 @@ import Vault
 /// `lifeline keys init|rotate|retire|show`: the cluster key ring file on this machine.
 let keysCommand = Command(
     name: "keys",
-    summary: "create, rotate or inspect the cluster key ring file (KEKs and token secret)",
+    summary: "create, rotate, retire or inspect the cluster key ring file (KEKs and token secret)",
     help: """
         Usage: lifeline keys init   --file F [--cluster-id ID]
                lifeline keys rotate --file F
