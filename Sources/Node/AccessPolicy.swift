@@ -52,7 +52,7 @@ public enum AccessPolicy {
             "PUT /v1/queues/{id}": [.supervisor], "GET /v1/queues": people, "GET /v1/queues/{id}": people,
             "GET /v1/sites": [.supervisor, .ops], "POST /v1/sites/{id}/drain": [.supervisor, .ops], "POST /v1/sites/{id}/resume": [.supervisor, .ops],
             "GET /v1/patients/{id}/record": people, "POST /v1/patients/{id}/shred": [.supervisor],
-            "GET /v1/audit": [.auditor], "GET /v1/audit/verify": [.auditor],
+            "GET /v1/audit": [.auditor], "GET /v1/audit/verify": [.auditor], "POST /v1/audit/archive": [.auditor],
             "POST /v1/tokens/{id}/revoke": [.supervisor, .ops],
             "POST /v1/keys/rewrap": [.ops], "GET /v1/keys/usage": [.ops], "GET /v1/patients/retention": [.supervisor],
         ]

@@ -53,6 +53,13 @@ extension LifelineStateMachine {
                 _ = after.shred(patient)
                 try after.audit(AuditEvent.Draft(timeMs: at, actor: actor, role: role, action: "phi.shred", resources: ["patient:\(patient)"],
                                                  outcome: .allowed, reason: fields.string("reason") ?? ""))
+            case "archive":
+                guard let through = fields.uint64("through"), let hash = fields.string("hash").flatMap(Hex.decode), hash.count == Digest.sha256Bytes else {
+                    return .failure(code: "invalid_request", message: "through (a sequence number) and hash (its event's SHA-256, hex) are required")
+                }
+                if let refusal = after.archive(through: through, hash: hash) { return .failure(code: "conflict", message: refusal) }
+                try after.audit(AuditEvent.Draft(timeMs: at, actor: actor, role: role, action: "audit.archive", resources: ["audit:\(through)"],
+                                                 outcome: .allowed, reason: "events through \(through) archived; anchor \(Hex.encode(hash).prefix(16))"))
             case "rewrap":
                 // Wrapped keys re-wrapped under the active KEK by the ingress node.
                 guard let list = fields.raw("keys") as? [String: String], list.count <= 10_000 else {

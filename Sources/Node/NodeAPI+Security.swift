@@ -151,17 +151,37 @@ extension NodeAPI {
                 let events = machine.security.events.filter { $0.timeMs >= from && $0.timeMs <= to }.compactMap { event -> Any? in
                     (try? encoder.encode(event)).flatMap { try? JSONSerialization.jsonObject(with: $0) }
                 }
-                return ["events": events, "head": ["nextSequence": machine.security.nextSequence, "lastHash": Hex.encode(machine.security.lastHash)]]
+                return ["events": events, "head": ["nextSequence": machine.security.nextSequence, "lastHash": Hex.encode(machine.security.lastHash)],
+                        "anchor": anchorJSON(machine.security.anchor)]
             }
         }
         router.add("GET", "/v1/audit/verify") { _, _ in
             read(runtime) { machine in
-                switch AuditChain.verify(machine.security.events, expectedHead: machine.security.lastHash) {
-                case .success(let head): return ["ok": true, "events": machine.security.events.count, "lastHash": Hex.encode(head.lastHash)]
-                case .failure(let broken): return ["ok": false, "events": machine.security.events.count, "brokenAt": broken.index, "reason": broken.description]
+                let anchor = anchorJSON(machine.security.anchor)
+                switch AuditChain.verify(machine.security.events, anchor: machine.security.anchor, expectedHead: machine.security.lastHash) {
+                case .success(let head):
+                    return ["ok": true, "events": machine.security.events.count, "lastHash": Hex.encode(head.lastHash), "anchor": anchor]
+                case .failure(let broken):
+                    return ["ok": false, "events": machine.security.events.count, "brokenAt": broken.index, "reason": broken.description, "anchor": anchor]
                 }
             }
         }
+        router.add("POST", "/v1/audit/archive") { request, _ in
+            body(request, allowed: ["through", "hash"]) { fields in
+                guard let through = fields.uint64("through"), through > 0 else {
+                    throw Fields.Failure("invalid_request", "through: the sequence number of the last archived event")
+                }
+                guard let hash = fields.string("hash"), hash.utf8.count == 2 * Digest.sha256Bytes, Hex.decode(hash) != nil else {
+                    throw Fields.Failure("invalid_request", "hash: that event's SHA-256, 64 hex digits")
+                }
+                return security(runtime, "archive", request.principal, ["through": through, "hash": hash])
+            }
+        }
+    }
+
+    /// Where the in-state audit trail starts (genesis: sequence 1, zero hash).
+    static func anchorJSON(_ anchor: AuditChain.Head) -> [String: Any] {
+        ["nextSequence": anchor.nextSequence, "lastHash": Hex.encode(anchor.lastHash)]
     }
 
     /// How many wrapped data keys are still under an older KEK, and how many of

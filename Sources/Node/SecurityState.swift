@@ -13,8 +13,13 @@ public struct SecurityState: Sendable, Equatable, Codable {
     public private(set) var revoked: [String: UInt64] = [:]
     /// Task number (decimal) → how the caller's identity was verified (e.g. "dob+address").
     public private(set) var verifications: [String: String] = [:]
-    /// Every audit event, oldest first, hash-chained.
+    /// Every audit event not yet archived, oldest first, hash-chained from `anchor`.
     public private(set) var events: [AuditEvent] = []
+    /// The last archived event's sequence and hash: the trail in `events`
+    /// links to it. Optional so a state that never archived encodes (and
+    /// hashes) exactly as before archiving existed.
+    public private(set) var archivedThrough: UInt64?
+    public private(set) var archivedHash: [UInt8]?
     var nextSequence: UInt64 = AuditChain.Head.genesis.nextSequence
     var lastHash: [UInt8] = AuditChain.Head.genesis.lastHash
 
@@ -24,6 +29,31 @@ public struct SecurityState: Sendable, Equatable, Codable {
     public init() {}
 
     public var head: AuditChain.Head { AuditChain.Head(nextSequence: nextSequence, lastHash: lastHash) }
+
+    /// Where `events` starts: genesis, or just after the last archived event.
+    public var anchor: AuditChain.Head {
+        guard let archivedThrough, let archivedHash else { return .genesis }
+        return AuditChain.Head(nextSequence: archivedThrough + 1, lastHash: archivedHash)
+    }
+
+    /// Drops the events up to and including sequence `through`, which an
+    /// archiver exported: `hash` MUST be that event's hash as the archiver
+    /// computed it, so nothing it did not see is dropped. The remaining trail
+    /// then verifies from the new anchor. Returns why it refused, or nil.
+    mutating func archive(through: UInt64, hash: [UInt8]) -> String? {
+        let start = anchor.nextSequence
+        guard through >= start else { return "events through sequence \(through) are already archived; the trail starts at \(start)" }
+        guard through < nextSequence, let index = events.firstIndex(where: { $0.sequence == through }) else {
+            return "no audit event with sequence \(through); the trail holds \(start)...\(nextSequence - 1)"
+        }
+        guard events[index].hash == hash else {
+            return "event \(through) has another hash than the archive's last event: export again and archive what you exported"
+        }
+        events.removeFirst(index + 1)
+        archivedThrough = through
+        archivedHash = hash
+        return nil
+    }
     public var revokedIDs: Set<String> { Set(revoked.keys) }
 
     /// Appends one event to the chain.

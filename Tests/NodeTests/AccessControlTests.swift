@@ -138,6 +138,23 @@ import Vault
         #expect(!String(decoding: audit.body, as: UTF8.self).contains("Jane"), "PHI in the audit trail")
         #expect(try auditor.send("GET", "/v1/audit/verify").jsonObject?["ok"] as? Bool == true)
         #expect(try auditor.send("GET", record + "?reason=x").status == 403)
+
+        // Archive the first five events: the file holds them, the trail starts at
+        // 6 and still verifies, naming its anchor; the archive ties to it.
+        let archive = cluster.directory + "/audit-archive.jsonl"
+        let archived = TestCluster.run(["audit", "archive", "--through", "5", "--out", archive, "--cluster", cluster.directory])
+        #expect(archived.0 == 0, "\(archived.1)")
+        let lines = (try? String(contentsOfFile: archive, encoding: .utf8))?.split(separator: "\n") ?? []
+        #expect(lines.count == 5 && lines.first?.contains("\"sequence\":1") == true, "\(lines)")
+        let rest = try auditor.send("GET", "/v1/audit").jsonObject ?? [:]
+        #expect((rest["events"] as? [[String: Any]])?.first?["sequence"] as? Int == 6)
+        #expect((rest["anchor"] as? [String: Any])?["nextSequence"] as? Int == 6)
+        let verified = TestCluster.run(["audit", "verify", "--archive", archive, "--cluster", cluster.directory])
+        #expect(verified.0 == 0 && verified.1.contains("after the anchor at sequence 5") && verified.1.contains("links to the trail's anchor"), "\(verified.1)")
+        let again = TestCluster.run(["audit", "archive", "--through", "3", "--out", archive + ".2", "--cluster", cluster.directory])
+        #expect(again.0 == 1 && again.1.contains("already archived"), "\(again.1)")
+        #expect(TestCluster.run(["audit", "archive", "--through", "7", "--out", archive, "--cluster", cluster.directory]).0 == 1, "overwrote an archive")
+        #expect(try ops.sendJSON("POST", "/v1/audit/archive", json: ["through": 7, "hash": String(repeating: "0", count: 64)]).status == 403)
     }
 
     /// A supervisor manages the agents, tasks and drains of their own site only

@@ -190,6 +190,50 @@ import Vault
         #expect(restored.security == machine.security && restored.stateHash == machine.stateHash)
     }
 
+    /// Archiving drops the exported head of the trail and keeps its last hash as
+    /// the anchor: the rest verifies from it, the archive and the rest verify as
+    /// one chain, a snapshot keeps the anchor; a wrong hash, an archived or an
+    /// unknown sequence is refused and changes nothing.
+    @Test func archivingTheAuditTrailKeepsAnAnchoredHeadThatVerifies() throws {
+        var (machine, _) = Self.run(Self.script)
+        let untouched = machine.stateHash
+        var restoredBefore = Machine()
+        try restoredBefore.restore(machine.snapshot())
+        #expect(restoredBefore.stateHash == untouched, "a state that never archived changed its encoding")
+        func security(_ op: String, _ fields: [String: Any], index: UInt64) -> String {
+            let command = Machine().stamped(Machine.securityCommand(op, actor: "ada", role: .auditor, fields), atMs: 4_000)
+            return String(decoding: machine.apply(index: index, command: command), as: UTF8.self)
+        }
+        for number in 0..<5 {
+            #expect(security("audit", ["action": "api.denied", "resources": ["r\(number)"], "outcome": "denied"], index: 40 + UInt64(number)).contains("\"ok\":true"))
+        }
+        let all = machine.security.events
+        #expect(all.map(\.sequence) == [1, 2, 3, 4, 5])
+        let before = machine.stateHash
+        for (fields, expected) in [
+            (["through": 3, "hash": Hex.encode(all[3].hash)], "another hash"),
+            (["through": 9, "hash": Hex.encode(all[3].hash)], "no audit event"),
+            (["through": 3, "hash": "zz"], "invalid_request"),
+            (["through": 3], "invalid_request"),
+        ] as [([String: Any], String)] {
+            let answer = security("archive", fields, index: 50)
+            #expect(answer.contains(expected), "\(fields): \(answer)")
+        }
+        #expect(machine.stateHash == before, "a refused archive changed the state")
+        #expect(security("archive", ["through": 3, "hash": Hex.encode(all[2].hash)], index: 51).contains("\"ok\":true"))
+        #expect(machine.security.events.map(\.sequence) == [4, 5, 6])
+        #expect(machine.security.events.last?.action == "audit.archive")
+        #expect(machine.security.anchor == AuditChain.Head(nextSequence: 4, lastHash: all[2].hash))
+        #expect((try? AuditChain.verify(machine.security.events, anchor: machine.security.anchor, expectedHead: machine.security.lastHash).get()) != nil)
+        #expect((try? AuditChain.verify(Array(all.prefix(3)) + machine.security.events, expectedHead: machine.security.lastHash).get()) != nil,
+                "the archive and the rest are not one chain")
+        #expect((try? AuditChain.verify(machine.security.events).get()) == nil, "the rest verified without its anchor")
+        #expect(security("archive", ["through": 2, "hash": Hex.encode(all[1].hash)], index: 52).contains("already archived"))
+        var restored = Machine()
+        try restored.restore(machine.snapshot())
+        #expect(restored.security == machine.security && restored.stateHash == machine.stateHash)
+    }
+
     @Test func thePatientObjectIsCheckedAndOnlyItsReferenceLeaves() throws {
         let reference = try NodeAPI.validatePatient(["id": "ref-77", "name": "Jane Roe", "phone": "+1 555 0100", "dateOfBirth": "1970-01-02"])
         #expect(reference == "ref-77")
