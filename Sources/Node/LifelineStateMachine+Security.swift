@@ -60,6 +60,15 @@ extension LifelineStateMachine {
                 if let refusal = after.archive(through: through, hash: hash) { return .failure(code: "conflict", message: refusal) }
                 try after.audit(AuditEvent.Draft(timeMs: at, actor: actor, role: role, action: "audit.archive", resources: ["audit:\(through)"],
                                                  outcome: .allowed, reason: "events through \(through) archived; anchor \(Hex.encode(hash).prefix(16))"))
+            case "retireKEK":
+                // The live half of 'lifeline keys retire', in log order: no data key
+                // may be wrapped under the version when this applies.
+                guard let version = fields.uint64("version"), version > 0, version <= UInt64(UInt32.max) else {
+                    return .failure(code: "invalid_request", message: "version: a KEK version, 1...\(UInt32.max)")
+                }
+                if let refusal = after.retireKEK(UInt32(version)) { return .failure(code: "key_in_use", message: refusal) }
+                try after.audit(AuditEvent.Draft(timeMs: at, actor: actor, role: role, action: "key.retire", resources: ["kek:\(version)"],
+                                                 outcome: .allowed, reason: "no live data key is wrapped under it"))
             case "rewrap":
                 // Wrapped keys re-wrapped under the active KEK by the ingress node.
                 guard let list = fields.raw("keys") as? [String: String], list.count <= 10_000 else {

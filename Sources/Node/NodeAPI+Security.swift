@@ -111,6 +111,17 @@ extension NodeAPI {
                 return .error(503, code: "busy", message: "the node did not answer in time")
             }
         }
+        router.add("POST", "/v1/keys/retire") { request, _ in
+            body(request, allowed: ["version"]) { fields in
+                guard let version = fields.uint64("version"), version > 0, version <= UInt64(UInt32.max) else {
+                    throw Fields.Failure("invalid_request", "version: the KEK version being retired")
+                }
+                if let ring = runtime.keyRing, ring.activeVersion == UInt32(version) {
+                    return .error(409, code: "key_in_use", message: "KEK version \(version) is this node's active version; give it the rotated ring first")
+                }
+                return security(runtime, "retireKEK", request.principal, ["version": version])
+            }
+        }
         router.add("GET", "/v1/keys/usage") { _, _ in
             guard let ring = runtime.keyRing else { return .error(503, code: "no_key_ring", message: "this node has no key ring configured") }
             // Counts and versions only: no patient, no key material.
@@ -121,6 +132,7 @@ extension NodeAPI {
                     "ringVersions": ring.versions.map(\.version), "retiredVersions": ring.retired.map(\.version),
                     "wrappedDataKeys": Dictionary(uniqueKeysWithValues: counts.map { (String($0.key), $0.value) }),
                     "shreddedPatients": machine.security.keys.shredded.count,
+                    "retiredInCluster": machine.security.retiredKEKVersions ?? [],
                 ]
             }
         }

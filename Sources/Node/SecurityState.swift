@@ -20,6 +20,10 @@ public struct SecurityState: Sendable, Equatable, Codable {
     /// hashes) exactly as before archiving existed.
     public private(set) var archivedThrough: UInt64?
     public private(set) var archivedHash: [UInt8]?
+    /// KEK versions retired cluster-wide (`keys retire`), ascending. No new or
+    /// re-wrapped data key under one of them is stored. Optional, like the
+    /// archive anchor, so a state without any encodes as before.
+    public private(set) var retiredKEKVersions: [UInt32]?
     var nextSequence: UInt64 = AuditChain.Head.genesis.nextSequence
     var lastHash: [UInt8] = AuditChain.Head.genesis.lastHash
 
@@ -65,8 +69,26 @@ public struct SecurityState: Sendable, Equatable, Codable {
         lastHash = chain.head.lastHash
     }
 
+    /// Records that KEK `version` is retired, if no stored data key is wrapped
+    /// under it. Returns why it refused, or nil. Idempotent.
+    mutating func retireKEK(_ version: UInt32) -> String? {
+        let inUse = keys.wrappedKeysPerKEKVersion()[version] ?? 0
+        guard inUse == 0 else {
+            return "\(inUse) patient data key(s) are still wrapped under KEK version \(version); re-wrap them first (POST /v1/keys/rewrap until remaining is 0)"
+        }
+        var versions = Set(retiredKEKVersions ?? [])
+        versions.insert(version)
+        retiredKEKVersions = versions.sorted()
+        return nil
+    }
+
+    func isRetired(_ version: UInt32) -> Bool { retiredKEKVersions?.contains(version) == true }
+
     /// Stores a sealed record (its data key is created on first use).
     mutating func store(_ record: SealedRecord, atMs: UInt64) throws(VaultError) {
+        if let newKey = record.newKey, isRetired(newKey.kekVersion) {
+            throw VaultError(.retiredKeyVersion, "the new data key is wrapped under retired KEK version \(newKey.kekVersion): the ingress node's key ring is out of date")
+        }
         try keys.apply(record, atMs: atMs)
         var fields = records[record.patient.rawValue] ?? [:]
         for (name, field) in record.fields { fields[name] = field }
@@ -94,7 +116,8 @@ public struct SecurityState: Sendable, Equatable, Codable {
     }
 
     /// Replaces wrapped data keys with their re-wrapped forms (key rotation).
-    mutating func rewrap(_ rewrapped: [Vault.PatientID: WrappedKey]) -> Int { keys.applyRewrap(rewrapped) }
+    /// A re-wrap under a retired KEK version (a node with an old ring) is skipped.
+    mutating func rewrap(_ rewrapped: [Vault.PatientID: WrappedKey]) -> Int { keys.applyRewrap(rewrapped.filter { !isRetired($0.value.kekVersion) }) }
 
     /// Decrypts one patient's record with the node's key ring. Never partial: any
     /// field that fails makes the whole read fail.

@@ -33,8 +33,11 @@ let keysCommand = Command(
                   patient data key is still wrapped under N, while a node still has
                   N as its active version, when the nodes' ring belongs to another
                   cluster, or when no node answers. Never retires the active or
-                  newest version. Then copy F to every node and restart them one at
-                  a time (Docs/operations.md, "Retiring a key version").
+                  newest version. Then commits the retirement (POST /v1/keys/retire:
+                  the same check in log order, an audited key.retire event; the
+                  cluster then refuses new or re-wrapped keys under N) and only
+                  then rewrites F. Copy F to every node and restart them one at a
+                  time (Docs/operations.md 6a).
           show    print the cluster id, KEK versions and retired versions (never
                   key material).
 
@@ -143,6 +146,13 @@ private func keysRetire(_ arguments: [String]) throws -> Int32 {
         throw CommandFailure("\(error.description); \(file) is unchanged")
     }
     let checked = try confirmUnused(version: version, ring: ring, target: target, file: file)
+    // The same check again, committed in log order with a key.retire audit event:
+    // from then on the cluster stores no new or re-wrapped key under the version.
+    let recorded = try target.sendToLeader("POST", "/v1/keys/retire", json: ["version": version])
+    guard recorded.status == 200 else {
+        let error = recorded.jsonObject?["error"] as? [String: Any]
+        throw CommandFailure("the cluster refused to retire KEK version \(version): HTTP \(recorded.status) \(error?["message"] as? String ?? ""); \(file) is unchanged")
+    }
     do {
         // Read again right before writing: a concurrent rotate must not be lost.
         let current = try KeyRing.load(path: file)

@@ -119,8 +119,12 @@ import Vault
         refused = TestCluster.run(["keys", "retire", "--version", "2", "--keys", ringFile, "--cluster", source.directory])
         #expect(refused.0 == 1 && refused.1.contains("active version"), "\(refused.1)")
         #expect(TestCluster.run(["keys", "retire", "--version", "1", "--cluster", source.directory]).0 == 2, "no --keys is a usage error")
+        #expect(try ops.sendJSON("POST", "/v1/keys/retire", json: ["version": 2]).status == 409, "the active version was retired in the cluster")
         let retired = TestCluster.run(retire)
         #expect(retired.0 == 0 && retired.1.contains("KEK version 1 retired on"), "\(retired.1)")
+        #expect(try ops.send("GET", "/v1/keys/usage").jsonObject?["retiredInCluster"] as? [Int] == [1])
+        let trail = try #require(source.client(now, role: "auditor")).send("GET", "/v1/audit").jsonObject?["events"] as? [[String: Any]] ?? []
+        #expect(trail.contains { $0["action"] as? String == "key.retire" && ($0["resources"] as? [String]) == ["kek:1"] }, "the retirement was not audited")
         let ring = try KeyRing.load(path: ringFile)
         #expect(ring.versions.map(\.version) == [2] && ring.retired.map(\.version) == [1])
         var info = stat()

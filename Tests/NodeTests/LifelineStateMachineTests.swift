@@ -234,6 +234,39 @@ import Vault
         #expect(restored.security == machine.security && restored.stateHash == machine.stateHash)
     }
 
+    /// Retiring a KEK version in the replicated state: refused while a stored
+    /// data key is wrapped under it; once recorded, a new key wrapped under it
+    /// (an ingress node with an old ring) is refused and a re-wrap to it skipped.
+    @Test func aRetiredKEKVersionIsRefusedForNewAndRewrappedKeys() throws {
+        let ring = try KeyRing.generate(clusterID: "test", now: Date())
+        var (machine, _) = Self.run(Self.script)
+        func enqueue(_ patient: String, _ ring: KeyRing, index: UInt64) throws -> String {
+            let record = try machine.security.keys.encrypt(fields: ["name": Array("N".utf8)], patient: Vault.PatientID(patient), ring: ring)
+            let sealed = Base64.encode(Array(try JSONEncoder().encode(record)), urlSafe: false)
+            let command = Self.command("enqueue", at: 3_000, ["queue": "scheduling", "channel": "chat", "callType": "general",
+                                                              "patient": patient, "site": "boston", "record": sealed, "actor": "ivr", "role": "agent"])
+            return String(decoding: machine.apply(index: index, command: command), as: UTF8.self)
+        }
+        func security(_ op: String, _ fields: [String: Any], index: UInt64) -> String {
+            let command = Machine().stamped(Machine.securityCommand(op, actor: "olga", role: .ops, fields), atMs: 4_000)
+            return String(decoding: machine.apply(index: index, command: command), as: UTF8.self)
+        }
+        #expect(try enqueue("ref-1", ring, index: 20).contains("\"ok\":true"))
+        #expect(security("retireKEK", ["version": 1], index: 21).contains("key_in_use"))
+        let rotated = try ring.rotated(now: Date())
+        let keys = try machine.security.keys.rewrapped(ring: rotated).map { ($0.key.rawValue, $0.value.base64) }
+        #expect(security("rewrap", ["keys": Dictionary(uniqueKeysWithValues: keys), "kekVersion": 2], index: 22).contains("\"ok\":true"))
+        #expect(security("retireKEK", ["version": 1], index: 23).contains("\"ok\":true"))
+        #expect(machine.security.retiredKEKVersions == [1])
+        #expect(machine.security.events.last?.action == "key.retire")
+        let before = machine.stateHash
+        #expect(try enqueue("ref-2", ring, index: 24).contains("retired KEK version 1"), "a new key under a retired version was stored")
+        #expect(machine.stateHash == before)
+        var restored = Machine()
+        try restored.restore(machine.snapshot())
+        #expect(restored.stateHash == machine.stateHash && restored.security.retiredKEKVersions == [1])
+    }
+
     @Test func thePatientObjectIsCheckedAndOnlyItsReferenceLeaves() throws {
         let reference = try NodeAPI.validatePatient(["id": "ref-77", "name": "Jane Roe", "phone": "+1 555 0100", "dateOfBirth": "1970-01-02"])
         #expect(reference == "ref-77")
