@@ -15,7 +15,10 @@ public struct Principal: Sendable, Equatable {
         tokenID = claims.tokenID
     }
 
-    /// An agent or nurse may act only as themselves; a supervisor for anyone.
+    /// An agent or nurse may act only as themselves; a supervisor for anyone
+    /// here, narrowed to the agents of their own site where the agent's site is
+    /// known: in apply (`LifelineStateMachine.outOfScope`, through the command's
+    /// `scopeSite`) and for the offer long-poll (`NodeAPI.notOwnSite`).
     public func mayActAs(agent: String) -> Bool {
         role == .supervisor || ((role == .agent || role == .nurse) && subject == agent)
     }
@@ -49,9 +52,9 @@ public enum AccessPolicy {
             "PUT /v1/queues/{id}": [.supervisor], "GET /v1/queues": people, "GET /v1/queues/{id}": people,
             "GET /v1/sites": [.supervisor, .ops], "POST /v1/sites/{id}/drain": [.supervisor, .ops], "POST /v1/sites/{id}/resume": [.supervisor, .ops],
             "GET /v1/patients/{id}/record": people, "POST /v1/patients/{id}/shred": [.supervisor],
-            "GET /v1/audit": [.auditor], "GET /v1/audit/verify": [.auditor],
+            "GET /v1/audit": [.auditor], "GET /v1/audit/verify": [.auditor], "POST /v1/audit/archive": [.auditor],
             "POST /v1/tokens/{id}/revoke": [.supervisor, .ops],
-            "POST /v1/keys/rewrap": [.ops], "GET /v1/patients/retention": [.supervisor],
+            "POST /v1/keys/rewrap": [.ops], "GET /v1/keys/usage": [.ops], "POST /v1/keys/retire": [.ops], "GET /v1/patients/retention": [.supervisor],
             "GET /v1/drill/evidence": [.ops], "POST /v1/drill/disk": [.ops],
         ]
         for action in ["abandon", "callback", "escalate", "transfer", "disposition", "verify"] {

@@ -275,6 +275,7 @@ enum ContactJSON {
         case "unknown_site", "unknown_queue", "unknown_agent", "unknown_task": return 404
         case "invalid_request", "invalid_command", "invalid_config", "channel_not_accepted", "invalid_disposition": return 422
         case "limit_reached": return 429
+        case "forbidden": return 403
         default: return 409
         }
     }

@@ -34,8 +34,11 @@ extension LifelineStateMachine {
                 after.revoke(token, expiresAt: expires, nowSeconds: at / 1000)
                 try after.audit(AuditEvent.Draft(timeMs: at, actor: actor, role: role, action: "token.revoke", resources: ["token:\(token)"], outcome: .allowed))
             case "verify":
-                guard let task = fields.uint64("task"), center.task(.init(task)) != nil else {
+                guard let task = fields.uint64("task"), let held = center.task(.init(task)) else {
                     return .failure(code: "unknown_task", message: "no such task")
+                }
+                if let scope = fields.string("scopeSite"), names.name(of: held.site) != scope {
+                    return .failure(code: "forbidden", message: "task \(task) belongs to \(names.name(of: held.site)); a supervisor of \(scope) acts only on tasks of \(scope)")
                 }
                 guard let method = fields.string("method"), !method.isEmpty, method.utf8.count <= SecurityState.methodBytesMax else {
                     return .failure(code: "invalid_request", message: "method: how the caller was verified, 1...\(SecurityState.methodBytesMax) bytes")
@@ -50,6 +53,22 @@ extension LifelineStateMachine {
                 _ = after.shred(patient)
                 try after.audit(AuditEvent.Draft(timeMs: at, actor: actor, role: role, action: "phi.shred", resources: ["patient:\(patient)"],
                                                  outcome: .allowed, reason: fields.string("reason") ?? ""))
+            case "archive":
+                guard let through = fields.uint64("through"), let hash = fields.string("hash").flatMap(Hex.decode), hash.count == Digest.sha256Bytes else {
+                    return .failure(code: "invalid_request", message: "through (a sequence number) and hash (its event's SHA-256, hex) are required")
+                }
+                if let refusal = after.archive(through: through, hash: hash) { return .failure(code: "conflict", message: refusal) }
+                try after.audit(AuditEvent.Draft(timeMs: at, actor: actor, role: role, action: "audit.archive", resources: ["audit:\(through)"],
+                                                 outcome: .allowed, reason: "events through \(through) archived; anchor \(Hex.encode(hash).prefix(16))"))
+            case "retireKEK":
+                // The live half of 'lifeline keys retire', in log order: no data key
+                // may be wrapped under the version when this applies.
+                guard let version = fields.uint64("version"), version > 0, version <= UInt64(UInt32.max) else {
+                    return .failure(code: "invalid_request", message: "version: a KEK version, 1...\(UInt32.max)")
+                }
+                if let refusal = after.retireKEK(UInt32(version)) { return .failure(code: "key_in_use", message: refusal) }
+                try after.audit(AuditEvent.Draft(timeMs: at, actor: actor, role: role, action: "key.retire", resources: ["kek:\(version)"],
+                                                 outcome: .allowed, reason: "no live data key is wrapped under it"))
             case "rewrap":
                 // Wrapped keys re-wrapped under the active KEK by the ingress node.
                 guard let list = fields.raw("keys") as? [String: String], list.count <= 10_000 else {

@@ -158,6 +158,10 @@ public struct LifelineStateMachine: NodeApplication {
         case .failure(let error):
             return .failure(code: error.code, message: error.message)
         case .success(let command):
+            // A supervisor acting for someone else: only on their own site (see `outOfScope`).
+            if let scope = fields.string("scopeSite"), let refusal = outOfScope(command, site: scope, registry: registry) {
+                return .failure(code: "forbidden", message: refusal)
+            }
             // A record travels with its enqueue: both apply, or neither.
             var securityAfter = security
             if case .enqueue = command, let sealed = fields.string("record") {
@@ -255,6 +259,49 @@ public struct LifelineStateMachine: NodeApplication {
             return .escalate(task, agent, token: token, to: to, try fields.enumeration("reason", ContactJSON.escalationReasons))
         default:
             throw CommandError("invalid_command", "unknown op \(op)")
+        }
+    }
+
+    // MARK: - Site scope
+
+    /// Why a supervisor of `site` may not apply `command`, or nil when they may.
+    ///
+    /// A supervisor configures and acts for agents of their own site, drains
+    /// and resumes only their own site, and acts only on tasks of their site (a
+    /// task's site is its ingress site: where the call came in and, for voice,
+    /// where the line is anchored; it never changes). Queues are cluster-wide.
+    /// Checked here, in apply, against the state the command meets, so no
+    /// stale read on the ingress node and no race with a concurrent change can
+    /// let a command through. Unknown agents and tasks are left to the core
+    /// (404). Deterministic: state and command only.
+    func outOfScope(_ command: ContactCommand, site: String, registry: NameRegistry) -> String? {
+        func agent(_ id: AgentID) -> String? {
+            guard let view = center.agent(id) else { return nil }
+            let home = registry.name(of: view.config.site)
+            return home == site ? nil : "agent \(registry.name(of: id)) works at \(home); a supervisor of \(site) acts only for agents of \(site)"
+        }
+        func task(_ id: TaskID) -> String? {
+            guard let held = center.task(id) else { return nil }
+            let home = registry.name(of: held.site)
+            return home == site ? nil : "task \(id.rawValue) belongs to \(home); a supervisor of \(site) acts only on tasks of \(site)"
+        }
+        switch command {
+        case .siteDown(let id), .siteUp(let id):
+            let name = registry.name(of: id)
+            return name == site ? nil : "a supervisor of \(site) drains and resumes only \(site), not \(name)"
+        case .registerAgent(let config):
+            let target = registry.name(of: config.site)
+            guard target == site else { return "a supervisor of \(site) registers agents only at \(site), not \(target)" }
+            return agent(config.id)
+        case .setPresence(let id, _):
+            return agent(id)
+        case .accept(let t, let a, _), .decline(let t, let a, _), .wrapUp(let t, let a, _), .complete(let t, let a, _, _),
+             .transfer(let t, let a, _, _), .escalate(let t, let a, _, _, _):
+            return agent(a) ?? task(t)
+        case .abandon(let t), .requestCallback(let t, _):
+            return task(t)
+        case .configure, .addSite, .defineQueue, .enqueue, .tick:
+            return nil
         }
     }
 

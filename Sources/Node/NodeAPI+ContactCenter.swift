@@ -72,7 +72,9 @@ extension NodeAPI {
         }
         router.add("POST", "/v1/tasks/{id}/abandon") { request, parameters in
             guard let id = taskID(parameters) else { return invalidTaskID() }
-            return body(request, allowed: [], emptyAllowed: true) { _ in contact(runtime, "abandon", ["task": id.rawValue]) }
+            return body(request, allowed: [], emptyAllowed: true) { _ in
+                scopedContact(runtime, request, "POST /v1/tasks/{id}/abandon", ["task:\(id.rawValue)"], "abandon", ["task": id.rawValue].merging(scope(request)) { $1 })
+            }
         }
         router.add("POST", "/v1/tasks/{id}/callback") { request, parameters in
             guard let id = taskID(parameters) else { return invalidTaskID() }
@@ -82,25 +84,31 @@ extension NodeAPI {
                     guard let due = fields.uint64("dueAt") else { throw Fields.Failure("invalid_request", "dueAt: ms since the epoch") }
                     command["dueAt"] = due
                 }
-                return contact(runtime, "callback", command)
+                return scopedContact(runtime, request, "POST /v1/tasks/{id}/callback", ["task:\(id.rawValue)"], "callback", command.merging(scope(request)) { $1 })
             }
         }
         router.add("POST", "/v1/tasks/{id}/escalate") { request, parameters in
             guard let id = taskID(parameters) else { return invalidTaskID() }
             return body(request, allowed: ["agent", "token", "to", "reason"]) { fields in
-                contact(runtime, "escalate", try holderFields(&fields, id, extra: ["to", "reason"], principal: request.principal))
+                let command = try holderFields(&fields, id, extra: ["to", "reason"], principal: request.principal)
+                return scopedContact(runtime, request, "POST /v1/tasks/{id}/escalate", ["task:\(id.rawValue)"], "escalate",
+                                     command.merging(scope(request, agent: command["agent"] as? String)) { $1 })
             }
         }
         router.add("POST", "/v1/tasks/{id}/transfer") { request, parameters in
             guard let id = taskID(parameters) else { return invalidTaskID() }
             return body(request, allowed: ["agent", "token", "to"]) { fields in
-                contact(runtime, "transfer", try holderFields(&fields, id, extra: ["to"], principal: request.principal))
+                let command = try holderFields(&fields, id, extra: ["to"], principal: request.principal)
+                return scopedContact(runtime, request, "POST /v1/tasks/{id}/transfer", ["task:\(id.rawValue)"], "transfer",
+                                     command.merging(scope(request, agent: command["agent"] as? String)) { $1 })
             }
         }
         router.add("POST", "/v1/tasks/{id}/disposition") { request, parameters in
             guard let id = taskID(parameters) else { return invalidTaskID() }
             return body(request, allowed: ["agent", "token", "resolvedFirstContact", "followUpNeeded", "csat"]) { fields in
-                contact(runtime, "complete", try holderFields(&fields, id, extra: ["resolvedFirstContact", "followUpNeeded", "csat"], principal: request.principal))
+                let command = try holderFields(&fields, id, extra: ["resolvedFirstContact", "followUpNeeded", "csat"], principal: request.principal)
+                return scopedContact(runtime, request, "POST /v1/tasks/{id}/disposition", ["task:\(id.rawValue)"], "complete",
+                                     command.merging(scope(request, agent: command["agent"] as? String)) { $1 })
             }
         }
     }
@@ -113,7 +121,8 @@ extension NodeAPI {
             return body(request, allowed: ["site", "roles", "skills", "capacity"]) { fields in
                 var command = passThrough(&fields, ["site", "roles", "skills", "capacity"])
                 command["agent"] = name
-                return audited(runtime, request, "workforce.agent_register", ["agent:\(name)"], contact(runtime, "registerAgent", command))
+                return audited(runtime, request, "workforce.agent_register", ["agent:\(name)"],
+                               scopedContact(runtime, request, "PUT /v1/agents/{id}", ["agent:\(name)"], "registerAgent", command.merging(scope(request)) { $1 }))
             }
         }
         router.add("GET", "/v1/agents") { _, _ in
@@ -134,7 +143,8 @@ extension NodeAPI {
                 guard let name = validName(parameters["id"]) else { return invalidName("agent") }
                 if let refused = notThemselves(runtime, request, agent: name, route: "POST /v1/agents/{id}/\(path)") { return refused }
                 return body(request, allowed: [], emptyAllowed: true) { _ in
-                    contact(runtime, "presence", ["agent": name, "presence": presence])
+                    scopedContact(runtime, request, "POST /v1/agents/{id}/\(path)", ["agent:\(name)"], "presence",
+                                  ["agent": name, "presence": presence].merging(scope(request, agent: name)) { $1 })
                 }
             }
         }
@@ -142,12 +152,15 @@ extension NodeAPI {
             guard let name = validName(parameters["id"]) else { return invalidName("agent") }
             if let refused = notThemselves(runtime, request, agent: name, route: "POST /v1/agents/{id}/status") { return refused }
             return body(request, allowed: ["presence"]) { fields in
-                contact(runtime, "presence", ["agent": name, "presence": try fields.requiredString("presence", maxBytes: 16)])
+                let command: [String: Any] = ["agent": name, "presence": try fields.requiredString("presence", maxBytes: 16)]
+                return scopedContact(runtime, request, "POST /v1/agents/{id}/status", ["agent:\(name)"], "presence",
+                                     command.merging(scope(request, agent: name)) { $1 })
             }
         }
         router.add("GET", "/v1/agents/{id}/offer") { request, parameters in
             guard let name = validName(parameters["id"]) else { return invalidName("agent") }
             if let refused = notThemselves(runtime, request, agent: name, route: "GET /v1/agents/{id}/offer") { return refused }
+            if let refused = notOwnSite(runtime, request, agent: name, route: "GET /v1/agents/{id}/offer") { return refused }
             let waitMs = min(UInt64(request.query["waitMs"] ?? "0") ?? 0, longPollMsMax)
             return longPollOffer(runtime, agent: name, waitMs: waitMs)
         }
@@ -162,7 +175,8 @@ extension NodeAPI {
                 return body(request, allowed: Set(["task", "token"] + action.extra)) { fields in
                     var command = passThrough(&fields, ["task", "token"] + action.extra)
                     command["agent"] = name
-                    return contact(runtime, action.op, command)
+                    return scopedContact(runtime, request, "POST /v1/agents/{id}/\(action.path)", ["agent:\(name)"], action.op,
+                                         command.merging(scope(request, agent: name)) { $1 })
                 }
             }
         }
@@ -197,7 +211,8 @@ extension NodeAPI {
             router.add("POST", "/v1/sites/{id}/\(path)") { request, parameters in
                 guard let name = validName(parameters["id"]) else { return invalidName("site") }
                 return body(request, allowed: [], emptyAllowed: true) { _ in
-                    audited(runtime, request, "cluster.site_\(op)", ["site:\(name)"], contact(runtime, op, ["site": name]))
+                    audited(runtime, request, "cluster.site_\(op)", ["site:\(name)"],
+                            scopedContact(runtime, request, "POST /v1/sites/{id}/\(path)", ["site:\(name)"], op, ["site": name].merging(scope(request)) { $1 }))
                 }
             }
         }
@@ -234,6 +249,48 @@ extension NodeAPI {
         guard let principal = request.principal, !principal.mayActAs(agent: agent) else { return nil }
         return refuse(runtime, 403, "forbidden", "an agent acts only as themselves", actor: principal.subject, role: principal.role,
                       route: route, resources: ["agent:\(agent)"]).response
+    }
+
+    /// `["scopeSite": site]` when the caller is a supervisor acting for someone
+    /// else (`agent` nil: on a task, a site or the directory), else empty. Apply
+    /// refuses the command when what it names is not at that site
+    /// (`LifelineStateMachine.outOfScope`); ops and a supervisor acting as
+    /// themselves (they take calls too) carry no scope.
+    static func scope(_ request: HTTPRequest, agent: String? = nil) -> [String: Any] {
+        guard let principal = request.principal, principal.role == .supervisor, agent != principal.subject else { return [:] }
+        return ["scopeSite": principal.site]
+    }
+
+    /// `contact`, with a refusal for being outside the supervisor's site (403
+    /// from apply) audited like every other denial.
+    static func scopedContact(_ runtime: NodeRuntime, _ request: HTTPRequest, _ route: String, _ resources: [String],
+                              _ op: String, _ command: [String: Any]) -> HTTPResponse {
+        auditedRefusal(runtime, request, route, resources, contact(runtime, op, command))
+    }
+
+    /// `response`; when it is a 403, first an `api.denied` audit event for it.
+    static func auditedRefusal(_ runtime: NodeRuntime, _ request: HTTPRequest, _ route: String, _ resources: [String],
+                               _ response: HTTPResponse) -> HTTPResponse {
+        guard response.status == 403, let principal = request.principal else { return response }
+        let message = (response.jsonObject?["error"] as? [String: Any])?["message"] as? String ?? "forbidden"
+        audit(runtime, actor: principal.subject, role: principal.role, action: "api.denied", resources: [route] + resources,
+              outcome: "denied", reason: message)
+        return response
+    }
+
+    /// A 403 (audited) when a supervisor asks for another site's agent's offers
+    /// (a read, so apply cannot check it), else nil.
+    static func notOwnSite(_ runtime: NodeRuntime, _ request: HTTPRequest, agent: String, route: String) -> HTTPResponse? {
+        guard let principal = request.principal, principal.role == .supervisor, principal.subject != agent else { return nil }
+        let box = ValueBox<String>()
+        _ = runtime.localRead(timeoutMs: 5_000) { machine in
+            guard let machine = machine as? LifelineStateMachine, let id = machine.names.agent(agent), let view = machine.center.agent(id) else { return [] }
+            box.set(machine.names.name(of: view.config.site))
+            return []
+        }
+        guard let home = box.get(), home != principal.site else { return nil }
+        return refuse(runtime, 403, "forbidden", "agent \(agent) works at \(home); a supervisor of \(principal.site) acts only for agents of \(principal.site)",
+                      actor: principal.subject, role: principal.role, route: route, resources: ["agent:\(agent)"]).response
     }
 
     /// Copies the present `keys` into a command (their values are checked in apply).

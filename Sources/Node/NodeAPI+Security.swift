@@ -82,7 +82,9 @@ extension NodeAPI {
                                       actor: principal.subject, role: principal.role, route: "POST /v1/tasks/{id}/verify", resources: ["task:\(id.rawValue)"]).response
                     }
                 }
-                return security(runtime, "verify", request.principal, ["task": id.rawValue, "method": method])
+                let command: [String: Any] = ["task": id.rawValue, "method": method]
+                return auditedRefusal(runtime, request, "POST /v1/tasks/{id}/verify", ["task:\(id.rawValue)"],
+                                      security(runtime, "verify", request.principal, command.merging(scope(request)) { $1 }))
             }
         }
         router.add("POST", "/v1/keys/rewrap") { request, _ in
@@ -96,14 +98,42 @@ extension NodeAPI {
             switch box.get() {
             case .success(let rewrapped):
                 let keys = Dictionary(uniqueKeysWithValues: rewrapped.map { ($0.key.rawValue, $0.value.base64) })
-                let response = security(runtime, "rewrap", request.principal, ["keys": keys, "kekVersion": ring.activeVersion])
-                guard response.status == 200 else { return response }
-                return json(200, ["rewrapped": keys.count, "kekVersion": ring.activeVersion,
-                                  "remaining": max(0, staleCount(runtime, ring) ), "hint": "call again until remaining is 0"])
+                if !keys.isEmpty {
+                    let response = security(runtime, "rewrap", request.principal, ["keys": keys, "kekVersion": ring.activeVersion])
+                    guard response.status == 200 else { return response }
+                }
+                let (stale, lost) = staleCount(runtime, ring)
+                return json(200, ["rewrapped": keys.count, "kekVersion": ring.activeVersion, "remaining": max(0, stale - lost),
+                                  "unrecoverable": lost, "hint": "call again until remaining is 0"])
             case .failure(let error):
                 return .error(409, code: "rewrap_failed", message: error.reason)
             case nil:
                 return .error(503, code: "busy", message: "the node did not answer in time")
+            }
+        }
+        router.add("POST", "/v1/keys/retire") { request, _ in
+            body(request, allowed: ["version"]) { fields in
+                guard let version = fields.uint64("version"), version > 0, version <= UInt64(UInt32.max) else {
+                    throw Fields.Failure("invalid_request", "version: the KEK version being retired")
+                }
+                if let ring = runtime.keyRing, ring.activeVersion == UInt32(version) {
+                    return .error(409, code: "key_in_use", message: "KEK version \(version) is this node's active version; give it the rotated ring first")
+                }
+                return security(runtime, "retireKEK", request.principal, ["version": version])
+            }
+        }
+        router.add("GET", "/v1/keys/usage") { _, _ in
+            guard let ring = runtime.keyRing else { return .error(503, code: "no_key_ring", message: "this node has no key ring configured") }
+            // Counts and versions only: no patient, no key material.
+            return read(runtime) { machine in
+                let counts = machine.security.keys.wrappedKeysPerKEKVersion()
+                return [
+                    "clusterID": ring.clusterID, "node": runtime.config.node.rawValue, "activeVersion": ring.activeVersion,
+                    "ringVersions": ring.versions.map(\.version), "retiredVersions": ring.retired.map(\.version),
+                    "wrappedDataKeys": Dictionary(uniqueKeysWithValues: counts.map { (String($0.key), $0.value) }),
+                    "shreddedPatients": machine.security.keys.shredded.count,
+                    "retiredInCluster": machine.security.retiredKEKVersions ?? [],
+                ]
             }
         }
         router.add("GET", "/v1/patients/retention") { request, _ in
@@ -133,27 +163,49 @@ extension NodeAPI {
                 let events = machine.security.events.filter { $0.timeMs >= from && $0.timeMs <= to }.compactMap { event -> Any? in
                     (try? encoder.encode(event)).flatMap { try? JSONSerialization.jsonObject(with: $0) }
                 }
-                return ["events": events, "head": ["nextSequence": machine.security.nextSequence, "lastHash": Hex.encode(machine.security.lastHash)]]
+                return ["events": events, "head": ["nextSequence": machine.security.nextSequence, "lastHash": Hex.encode(machine.security.lastHash)],
+                        "anchor": anchorJSON(machine.security.anchor)]
             }
         }
         router.add("GET", "/v1/audit/verify") { _, _ in
             read(runtime) { machine in
-                switch AuditChain.verify(machine.security.events, expectedHead: machine.security.lastHash) {
-                case .success(let head): return ["ok": true, "events": machine.security.events.count, "lastHash": Hex.encode(head.lastHash)]
-                case .failure(let broken): return ["ok": false, "events": machine.security.events.count, "brokenAt": broken.index, "reason": broken.description]
+                let anchor = anchorJSON(machine.security.anchor)
+                switch AuditChain.verify(machine.security.events, anchor: machine.security.anchor, expectedHead: machine.security.lastHash) {
+                case .success(let head):
+                    return ["ok": true, "events": machine.security.events.count, "lastHash": Hex.encode(head.lastHash), "anchor": anchor]
+                case .failure(let broken):
+                    return ["ok": false, "events": machine.security.events.count, "brokenAt": broken.index, "reason": broken.description, "anchor": anchor]
                 }
+            }
+        }
+        router.add("POST", "/v1/audit/archive") { request, _ in
+            body(request, allowed: ["through", "hash"]) { fields in
+                guard let through = fields.uint64("through"), through > 0 else {
+                    throw Fields.Failure("invalid_request", "through: the sequence number of the last archived event")
+                }
+                guard let hash = fields.string("hash"), hash.utf8.count == 2 * Digest.sha256Bytes, Hex.decode(hash) != nil else {
+                    throw Fields.Failure("invalid_request", "hash: that event's SHA-256, 64 hex digits")
+                }
+                return security(runtime, "archive", request.principal, ["through": through, "hash": hash])
             }
         }
     }
 
-    /// How many wrapped data keys are still under an older KEK.
-    static func staleCount(_ runtime: NodeRuntime, _ ring: KeyRing) -> Int {
-        let box = ValueBox<Int>()
+    /// Where the in-state audit trail starts (genesis: sequence 1, zero hash).
+    static func anchorJSON(_ anchor: AuditChain.Head) -> [String: Any] {
+        ["nextSequence": anchor.nextSequence, "lastHash": Hex.encode(anchor.lastHash)]
+    }
+
+    /// How many wrapped data keys are still under an older KEK, and how many of
+    /// those are under a retired one (lost: they can never be re-wrapped).
+    static func staleCount(_ runtime: NodeRuntime, _ ring: KeyRing) -> (stale: Int, lost: Int) {
+        let box = ValueBox<(stale: Int, lost: Int)>()
         _ = runtime.localRead(timeoutMs: 5_000) { machine in
-            box.set((machine as? LifelineStateMachine)?.security.keys.staleWrappedKeys(activeVersion: ring.activeVersion).count ?? 0)
+            guard let keys = (machine as? LifelineStateMachine)?.security.keys else { return [] }
+            box.set((keys.staleWrappedKeys(activeVersion: ring.activeVersion).count, keys.keysUnderRetiredVersions(ring: ring).count))
             return []
         }
-        return box.get() ?? 0
+        return box.get() ?? (0, 0)
     }
 
     /// Proposes a security command as `principal`; its result as the response.
@@ -210,8 +262,16 @@ extension NodeAPI {
             return json(200, ["patient": patient, "fields": fields, "breakGlass": breakGlass])
         case .failure(let error):
             audit(runtime, actor: actor, role: role, action: "phi.read", resources: ["patient:\(patient)"], outcome: "denied", reason: error.reason)
+            // All or nothing: no field of a record whose key cannot be opened leaves.
             let status = error.code == .unknownPatient ? 404 : 409
-            return .error(status, code: error.code == .shredded ? "shredded" : error.code == .unknownPatient ? "not_found" : "unreadable", message: error.reason)
+            let code = switch error.code {
+            case .shredded: "shredded"
+            case .unknownPatient: "not_found"
+            case .retiredKeyVersion: "key_retired"
+            case .unknownKeyVersion: "key_missing"
+            default: "unreadable"
+            }
+            return .error(status, code: code, message: error.reason)
         case nil:
             return .error(500, code: "internal", message: "no decision")
         }

@@ -13,8 +13,17 @@ public struct SecurityState: Sendable, Equatable, Codable {
     public private(set) var revoked: [String: UInt64] = [:]
     /// Task number (decimal) → how the caller's identity was verified (e.g. "dob+address").
     public private(set) var verifications: [String: String] = [:]
-    /// Every audit event, oldest first, hash-chained.
+    /// Every audit event not yet archived, oldest first, hash-chained from `anchor`.
     public private(set) var events: [AuditEvent] = []
+    /// The last archived event's sequence and hash: the trail in `events`
+    /// links to it. Optional so a state that never archived encodes (and
+    /// hashes) exactly as before archiving existed.
+    public private(set) var archivedThrough: UInt64?
+    public private(set) var archivedHash: [UInt8]?
+    /// KEK versions retired cluster-wide (`keys retire`), ascending. No new or
+    /// re-wrapped data key under one of them is stored. Optional, like the
+    /// archive anchor, so a state without any encodes as before.
+    public private(set) var retiredKEKVersions: [UInt32]?
     var nextSequence: UInt64 = AuditChain.Head.genesis.nextSequence
     var lastHash: [UInt8] = AuditChain.Head.genesis.lastHash
 
@@ -24,6 +33,31 @@ public struct SecurityState: Sendable, Equatable, Codable {
     public init() {}
 
     public var head: AuditChain.Head { AuditChain.Head(nextSequence: nextSequence, lastHash: lastHash) }
+
+    /// Where `events` starts: genesis, or just after the last archived event.
+    public var anchor: AuditChain.Head {
+        guard let archivedThrough, let archivedHash else { return .genesis }
+        return AuditChain.Head(nextSequence: archivedThrough + 1, lastHash: archivedHash)
+    }
+
+    /// Drops the events up to and including sequence `through`, which an
+    /// archiver exported: `hash` MUST be that event's hash as the archiver
+    /// computed it, so nothing it did not see is dropped. The remaining trail
+    /// then verifies from the new anchor. Returns why it refused, or nil.
+    mutating func archive(through: UInt64, hash: [UInt8]) -> String? {
+        let start = anchor.nextSequence
+        guard through >= start else { return "events through sequence \(through) are already archived; the trail starts at \(start)" }
+        guard through < nextSequence, let index = events.firstIndex(where: { $0.sequence == through }) else {
+            return "no audit event with sequence \(through); the trail holds \(start)...\(nextSequence - 1)"
+        }
+        guard events[index].hash == hash else {
+            return "event \(through) has another hash than the archive's last event: export again and archive what you exported"
+        }
+        events.removeFirst(index + 1)
+        archivedThrough = through
+        archivedHash = hash
+        return nil
+    }
     public var revokedIDs: Set<String> { Set(revoked.keys) }
 
     /// Appends one event to the chain.
@@ -35,8 +69,26 @@ public struct SecurityState: Sendable, Equatable, Codable {
         lastHash = chain.head.lastHash
     }
 
+    /// Records that KEK `version` is retired, if no stored data key is wrapped
+    /// under it. Returns why it refused, or nil. Idempotent.
+    mutating func retireKEK(_ version: UInt32) -> String? {
+        let inUse = keys.wrappedKeysPerKEKVersion()[version] ?? 0
+        guard inUse == 0 else {
+            return "\(inUse) patient data key(s) are still wrapped under KEK version \(version); re-wrap them first (POST /v1/keys/rewrap until remaining is 0)"
+        }
+        var versions = Set(retiredKEKVersions ?? [])
+        versions.insert(version)
+        retiredKEKVersions = versions.sorted()
+        return nil
+    }
+
+    func isRetired(_ version: UInt32) -> Bool { retiredKEKVersions?.contains(version) == true }
+
     /// Stores a sealed record (its data key is created on first use).
     mutating func store(_ record: SealedRecord, atMs: UInt64) throws(VaultError) {
+        if let newKey = record.newKey, isRetired(newKey.kekVersion) {
+            throw VaultError(.retiredKeyVersion, "the new data key is wrapped under retired KEK version \(newKey.kekVersion): the ingress node's key ring is out of date")
+        }
         try keys.apply(record, atMs: atMs)
         var fields = records[record.patient.rawValue] ?? [:]
         for (name, field) in record.fields { fields[name] = field }
@@ -64,7 +116,8 @@ public struct SecurityState: Sendable, Equatable, Codable {
     }
 
     /// Replaces wrapped data keys with their re-wrapped forms (key rotation).
-    mutating func rewrap(_ rewrapped: [Vault.PatientID: WrappedKey]) -> Int { keys.applyRewrap(rewrapped) }
+    /// A re-wrap under a retired KEK version (a node with an old ring) is skipped.
+    mutating func rewrap(_ rewrapped: [Vault.PatientID: WrappedKey]) -> Int { keys.applyRewrap(rewrapped.filter { !isRetired($0.value.kekVersion) }) }
 
     /// Decrypts one patient's record with the node's key ring. Never partial: any
     /// field that fails makes the whole read fail.

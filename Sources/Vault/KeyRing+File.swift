@@ -8,7 +8,11 @@ import Glibc
 ///
 ///     { "format": 1, "clusterID": "ll-…", "active": 2,
 ///       "keys": [ { "version": 1, "created": "2026-11-24T23:00:00Z", "key": "<base64 32 bytes>" }, … ],
+///       "retired": [ { "version": 1, "created": "…", "retired": "2027-01-05T10:00:00Z" } ],
 ///       "tokenSecret": "<base64 32 bytes>" }
+///
+/// `retired` (tombstones, no key material) is optional: rings written before
+/// retirement existed have none, and older builds ignore it.
 ///
 /// Mode 0600, owned by the user running the node. `load` refuses anything else
 /// BEFORE reading a byte of key material.
@@ -22,12 +26,19 @@ extension KeyRing {
         var key: String
     }
 
+    private struct FileTombstone: Codable {
+        var version: UInt32
+        var created: String
+        var retired: String
+    }
+
     private struct File: Codable {
         var format: Int
         var clusterID: String
         var keys: [FileKey]
         var active: UInt32
         var tokenSecret: String
+        var retired: [FileTombstone]?
     }
 
     // MARK: - Loading
@@ -116,8 +127,29 @@ extension KeyRing {
         guard versions.contains(where: { $0.version == file.active }) else {
             throw VaultError(.keyRing, "key ring \(source): active version \(file.active) is not among the keys")
         }
+        let retired = try tombstones(file.retired ?? [], keys: versions, source: source)
         let tokenSecret = try decodeSecret(file.tokenSecret, what: "tokenSecret", source: source)
-        return KeyRing(clusterID: file.clusterID, versions: versions, activeVersion: file.active, tokenSecret: tokenSecret)
+        return KeyRing(clusterID: file.clusterID, versions: versions, activeVersion: file.active, tokenSecret: tokenSecret, retired: retired)
+    }
+
+    private static func tombstones(_ entries: [FileTombstone], keys: [Version], source: String) throws(VaultError) -> [Retired] {
+        guard entries.count <= versionsMax else {
+            throw VaultError(.keyRing, "key ring \(source) holds \(entries.count) retired versions, limit \(versionsMax)")
+        }
+        var retired: [Retired] = []
+        for entry in entries {
+            guard entry.version > 0, retired.last.map({ $0.version < entry.version }) ?? true else {
+                throw VaultError(.keyRing, "key ring \(source): retired versions must be positive and strictly ascending (at version \(entry.version))")
+            }
+            guard !keys.contains(where: { $0.version == entry.version }) else {
+                throw VaultError(.keyRing, "key ring \(source): version \(entry.version) is both retired and present")
+            }
+            guard entry.created.utf8.count <= 64, entry.retired.utf8.count <= 64 else {
+                throw VaultError(.keyRing, "key ring \(source): a date of retired version \(entry.version) is too long")
+            }
+            retired.append(Retired(version: entry.version, created: entry.created, retired: entry.retired))
+        }
+        return retired
     }
 
     private static func decodeSecret(_ text: String, what: String, source: String) throws(VaultError) -> SecretBytes {
@@ -142,7 +174,8 @@ extension KeyRing {
         let file = File(
             format: Self.format, clusterID: clusterID,
             keys: versions.map { FileKey(version: $0.version, created: $0.created, key: $0.key.base64()) },
-            active: activeVersion, tokenSecret: tokenSecret.base64())
+            active: activeVersion, tokenSecret: tokenSecret.base64(),
+            retired: retired.map { FileTombstone(version: $0.version, created: $0.created, retired: $0.retired) })
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         do {
@@ -175,7 +208,8 @@ extension KeyRing {
     }
 
     /// Atomically replaces the ring at `path` (write a 0600 temporary, fsync,
-    /// rename). Used by rotation; the old file MUST have loaded cleanly first.
+    /// rename). Used by rotation and retirement; the old file MUST have loaded
+    /// cleanly first.
     public func replace(path: String) throws(VaultError) {
         var bytes = try fileBytes()
         defer { Self.wipe(&bytes) }

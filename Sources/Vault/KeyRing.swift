@@ -10,7 +10,9 @@ import Foundation
 ///
 /// Contract: old KEK versions MUST stay in the ring until every wrapped key that
 /// names them has been re-wrapped (`PatientKeyStore.staleWrappedKeys`), or those
-/// patients' records become unreadable (`.unknownKeyVersion`).
+/// patients' records become unreadable (`.unknownKeyVersion`). Retiring a
+/// version (`retiring`) removes its key on purpose and keeps a tombstone, so
+/// what it wrapped fails with `.retiredKeyVersion` and the retirement date.
 public struct KeyRing: Sendable {
     /// One KEK version.
     public struct Version: Sendable {
@@ -18,6 +20,15 @@ public struct KeyRing: Sendable {
         /// ISO 8601 creation time, for operators.
         public let created: String
         let key: SecretBytes
+    }
+
+    /// A KEK version removed from the ring on purpose: no key, only the dates.
+    public struct Retired: Sendable, Equatable {
+        public let version: UInt32
+        /// ISO 8601 creation time of the destroyed key.
+        public let created: String
+        /// ISO 8601 time it was retired.
+        public let retired: String
     }
 
     /// File format written and accepted.
@@ -32,16 +43,21 @@ public struct KeyRing: Sendable {
     public private(set) var versions: [Version]
     /// The version new data keys are wrapped under.
     public private(set) var activeVersion: UInt32
+    /// Tombstones of retired versions, ascending; never one of `versions`.
+    public private(set) var retired: [Retired]
     /// HMAC-SHA256 key for bearer tokens (see `TokenSigner`).
     let tokenSecret: SecretBytes
 
-    init(clusterID: String, versions: [Version], activeVersion: UInt32, tokenSecret: SecretBytes) {
+    init(clusterID: String, versions: [Version], activeVersion: UInt32, tokenSecret: SecretBytes, retired: [Retired] = []) {
         precondition(!versions.isEmpty, "a key ring needs at least one KEK version")
         precondition(versions.contains { $0.version == activeVersion }, "active KEK version \(activeVersion) missing from ring")
+        precondition(retired.allSatisfy { tombstone in !versions.contains { $0.version == tombstone.version } },
+                     "a retired KEK version is still in the ring: retired \(retired.map(\.version)), keys \(versions.map(\.version))")
         self.clusterID = clusterID
         self.versions = versions
         self.activeVersion = activeVersion
         self.tokenSecret = tokenSecret
+        self.retired = retired
     }
 
     // MARK: - Creating and rotating
@@ -60,10 +76,43 @@ public struct KeyRing: Sendable {
         guard versions.count < Self.versionsMax else {
             throw VaultError(.tooLarge, "key ring already holds \(versions.count) versions, limit \(Self.versionsMax)")
         }
-        let next = (versions.map(\.version).max() ?? 0) + 1
+        // Never reuse a retired number: a tombstone must keep meaning one key.
+        let next = max(versions.map(\.version).max() ?? 0, retired.map(\.version).max() ?? 0) + 1
         var copy = self
         copy.versions.append(Version(version: next, created: Self.timestamp(now), key: try SecretBytes(randomCount: AESGCM.keyBytes)))
         copy.activeVersion = next
+        return copy
+    }
+
+    /// This ring without KEK version `version`, which leaves a tombstone dated
+    /// `now`. Whatever that version wrapped (data keys in old backups and
+    /// snapshots) can never be unwrapped again with this ring.
+    ///
+    /// Refuses (`.keyRing`) the active version, the newest version, a version
+    /// already retired (naming its date) and one the ring never had. The
+    /// caller MUST first make sure no live data key is wrapped under it
+    /// (`GET /v1/keys/usage`): this check cannot see the cluster.
+    public func retiring(version: UInt32, now: Date) throws(VaultError) -> KeyRing {
+        if let tombstone = retired.first(where: { $0.version == version }) {
+            throw VaultError(.keyRing, "KEK version \(version) was already retired on \(tombstone.retired)")
+        }
+        guard versions.contains(where: { $0.version == version }) else {
+            throw VaultError(.keyRing, "KEK version \(version) is not in the key ring of cluster \(clusterID) (have \(versions.map(\.version)))")
+        }
+        guard version != activeVersion else {
+            throw VaultError(.keyRing, "KEK version \(version) is the active version; rotate first, re-wrap, then retire the old one")
+        }
+        guard version != versions.map(\.version).max() else {
+            throw VaultError(.keyRing, "KEK version \(version) is the newest version; only older versions can be retired")
+        }
+        guard retired.count < Self.versionsMax else {
+            throw VaultError(.tooLarge, "key ring already holds \(retired.count) retired versions, limit \(Self.versionsMax)")
+        }
+        var copy = self
+        let removed = copy.versions.first { $0.version == version }!
+        copy.versions.removeAll { $0.version == version }
+        copy.retired.append(Retired(version: version, created: removed.created, retired: Self.timestamp(now)))
+        copy.retired.sort { $0.version < $1.version }
         return copy
     }
 
@@ -112,6 +161,9 @@ public struct KeyRing: Sendable {
     }
 
     func key(version: UInt32) throws(VaultError) -> SecretBytes {
+        if let tombstone = retired.first(where: { $0.version == version }) {
+            throw VaultError(.retiredKeyVersion, "key version \(version) was retired on \(tombstone.retired): data keys wrapped under it can never be opened")
+        }
         guard let found = versions.first(where: { $0.version == version }) else {
             throw VaultError(.unknownKeyVersion, "KEK version \(version) is not in the key ring of cluster \(clusterID) (have \(versions.map(\.version)))")
         }

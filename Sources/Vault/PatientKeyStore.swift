@@ -185,11 +185,29 @@ public struct PatientKeyStore: Hashable, Sendable, Codable {
         entries.filter { $0.value.wrapped.kekVersion != activeVersion }.map(\.key).sorted()
     }
 
+    /// How many stored data keys each KEK version wraps (shredded patients hold
+    /// none). Counts only: what an operator needs before retiring a version.
+    public func wrappedKeysPerKEKVersion() -> [UInt32: Int] {
+        var counts: [UInt32: Int] = [:]
+        for entry in entries.values { counts[entry.wrapped.kekVersion, default: 0] += 1 }
+        return counts
+    }
+
+    /// Patients whose data key is wrapped under a KEK version `ring` has retired:
+    /// their records can never be opened or re-wrapped again. Sorted.
+    public func keysUnderRetiredVersions(ring: KeyRing) -> [PatientID] {
+        let retired = Set(ring.retired.map(\.version))
+        return entries.filter { retired.contains($0.value.wrapped.kekVersion) }.map(\.key).sorted()
+    }
+
     /// Ingress side of rotation: re-wraps up to `limit` stale keys under the ring's
     /// active KEK. The result goes into a replicated command and then `applyRewrap`.
+    /// Keys under a retired KEK version (a restored old backup) are skipped: they
+    /// cannot be opened, and they must not stop the others from moving.
     public func rewrapped(ring: KeyRing, limit: Int = 1_000) throws(VaultError) -> [PatientID: WrappedKey] {
         var result: [PatientID: WrappedKey] = [:]
-        for patient in staleWrappedKeys(activeVersion: ring.activeVersion).prefix(limit) {
+        let lost = Set(keysUnderRetiredVersions(ring: ring))
+        for patient in staleWrappedKeys(activeVersion: ring.activeVersion).lazy.filter({ !lost.contains($0) }).prefix(limit) {
             guard let entry = entries[patient] else { continue }
             result[patient] = try ring.rewrap(entry.wrapped, patient: patient)
         }

@@ -12,6 +12,9 @@ public struct VaultError: Error, Equatable, Sendable, CustomStringConvertible {
         case authenticationFailed
         /// A key version (KEK or data key) named by the ciphertext is not available.
         case unknownKeyVersion
+        /// The KEK version named by a wrapped key was deliberately retired from
+        /// the ring (`KeyRing.retiring`): what it wrapped is gone for good.
+        case retiredKeyVersion
         /// The patient's data key was deliberately destroyed (crypto-shredding).
         case shredded
         /// No data key exists for the patient (nothing was ever written for them).

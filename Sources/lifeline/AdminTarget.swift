@@ -9,6 +9,8 @@ struct AdminTarget {
     var connector: HTTPClient.Connector
     /// The bearer token sent with every request, as a header.
     var headers: [(String, String)] = []
+    /// With --cluster and no --token: cluster.json's tokens, for `forSite`.
+    private var tokens: [String: String] = [:]
 
     static let valuedOptions: Set<String> = ["cluster", "url", "ca", "cert", "key", "token"]
 
@@ -19,7 +21,9 @@ struct AdminTarget {
           --cert FILE     the ops client certificate (with --url https://)
           --key FILE      the ops client key (with --url https://)
           --token TOKEN   the bearer token to send (with --cluster: the one for this
-                          command's role in cluster.json; 'lifeline token issue' makes one)
+                          command's role in cluster.json, for an agent, task or site
+                          the supervisor token of its site; 'lifeline token issue'
+                          makes one)
         """
 
     /// - Parameter role: whose token from cluster.json the command uses (ops for
@@ -31,7 +35,10 @@ struct AdminTarget {
             let file = try ClusterFile.read(from: directory)
             addresses = file.nodes.filter { $0.pid != 0 }.compactMap(\.apiAddress)
             connector = try NodeClient.tlsConnector(caFile: file.caFile, certFile: file.certFile, keyFile: file.keyFile)
-            if headers.isEmpty { headers = file.authorization(role) }
+            if headers.isEmpty {
+                headers = file.authorization(role)
+                tokens = file.tokens
+            }
             return
         }
         guard let url = options.value("url") else { throw UsageError("--cluster DIR or --url URL is required") }
@@ -50,6 +57,24 @@ struct AdminTarget {
             }
             connector = try NodeClient.tlsConnector(caFile: ca, certFile: cert, keyFile: key)
         }
+    }
+
+    /// This target with the supervisor token of `site` from cluster.json, when
+    /// there is one and no --token was given: a supervisor acts only for the
+    /// agents, tasks and drains of their own site.
+    func forSite(_ site: String) -> AdminTarget {
+        guard let token = tokens["supervisor@\(site)"] else { return self }
+        var copy = self
+        copy.headers = [("authorization", "Bearer \(token)")]
+        return copy
+    }
+
+    /// `forSite` of the site named by `field` in the JSON at `path` (an agent or
+    /// a task), or this target when there is no such object or token.
+    func forSiteOf(_ path: String, field: String = "site") -> AdminTarget {
+        guard !tokens.isEmpty, let response = try? APIClientCommand.send(self, "GET", path), response.status == 200,
+              let site = response.jsonObject?[field] as? String else { return self }
+        return forSite(site)
     }
 
     func client(_ address: HostPort) -> HTTPClient {

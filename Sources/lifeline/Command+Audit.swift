@@ -4,14 +4,18 @@ import Vault
 
 let auditCommand = Command(
     name: "audit",
-    summary: "verify the replicated audit trail, or export it as JSON lines",
+    summary: "verify the replicated audit trail, export it as JSON lines, or archive its oldest events",
     help: """
-        Usage: lifeline audit verify TARGET
+        Usage: lifeline audit verify TARGET [--archive FILE]
                lifeline audit export TARGET [--from MS] [--to MS] [--out FILE]
+               lifeline audit archive --through N --out FILE TARGET
 
         verify: asks a node to check the audit hash chain (each event carries the
         hash of the one before) and prints the result; names the first broken link.
-        It also re-checks the exported events here. Exit 1 when the chain is broken.
+        It also re-checks the exported events here. After an archive the trail
+        starts at an anchor (the last archived event's sequence and hash), which
+        it names. --archive FILE also checks an archive file: its events link to
+        each other and its last event is the trail's anchor. Exit 1 when broken.
 
         export: every audit event (no patient data: actors, roles, actions,
         resource ids, outcomes, reasons) between --from and --to (ms since the
@@ -22,14 +26,22 @@ let auditCommand = Command(
         \(AdminTarget.optionsHelp)
           --json          verify: print the node's JSON answer (export is JSON lines already)
 
+        archive: exports the events with sequence 1...N still in the trail to FILE
+        (JSON lines, as export; never overwritten), checks them here, then asks
+        the cluster to drop them, proving with event N's hash that FILE holds
+        exactly what is dropped (the trail keeps that hash as its anchor, and
+        records an audit.archive event). Keep FILE where the audit retention
+        policy says (six years); 'audit verify --archive FILE' ties it to the trail.
+
         Example:
           lifeline audit verify --cluster /tmp/ll
+          lifeline audit archive --through 50000 --out audit-2026.jsonl --cluster /tmp/ll
           lifeline audit export --cluster /tmp/ll --from 1795000000000 --out audit.jsonl
 
         Exit codes: 0 ok (chain intact), 1 failed or broken, 2 usage.
         """,
     run: { arguments in
-        let options = try OptionParser(arguments, valued: AdminTarget.valuedOptions.union(["from", "to", "out"]), flags: ["json"])
+        let options = try OptionParser(arguments, valued: AdminTarget.valuedOptions.union(["from", "to", "out", "through", "archive"]), flags: ["json"])
         let target = try AdminTarget(options, role: "auditor")
         switch (options.positional.first, options.positional.count) {
         case ("verify", 1):
@@ -40,11 +52,22 @@ let auditCommand = Command(
             // Check the chain here too, from the exported events.
             let export = try APIClientCommand.send(target, "GET", "/v1/audit")
             let events = try decodeEvents(export)
-            let local = AuditChain.verify(events)
+            let anchor = try auditAnchor(export)
+            let local = AuditChain.verify(events, anchor: anchor)
             let count = object["events"] as? Int ?? events.count
+            if let archive = options.value("archive") {
+                if let problem = checkArchive(archive, anchor: anchor) {
+                    printError("archive \(archive) does not tie to the trail: \(problem)")
+                    return ExitCode.failed
+                }
+                if !options.has("json") { print("archive \(archive) links to the trail's anchor") }
+            }
             if options.has("json") { print(String(decoding: response.body, as: UTF8.self)) }
             if object["ok"] as? Bool == true, case .success = local {
-                if !options.has("json") { print("audit trail intact: \(count) events, last hash \(object["lastHash"] as? String ?? "-")") }
+                if !options.has("json") {
+                    let from = anchor == .genesis ? "from the first event" : "after the anchor at sequence \(anchor.nextSequence - 1) (hash \(Hex.encode(anchor.lastHash)))"
+                    print("audit trail intact: \(count) events \(from), last hash \(object["lastHash"] as? String ?? "-")")
+                }
                 return ExitCode.ok
             }
             if case .failure(let broken) = local { printError("audit trail broken (checked here): \(broken.description)") }
@@ -68,8 +91,15 @@ let auditCommand = Command(
                 print(lines, terminator: "")
             }
             return ExitCode.ok
+        case ("archive", 1):
+            guard let text = options.value("through"), let through = UInt64(text), through > 0 else {
+                throw UsageError("--through N (the sequence number of the last event to archive) is required")
+            }
+            guard let out = options.value("out"), !out.isEmpty else { throw UsageError("--out FILE is required") }
+            guard !FileManager.default.fileExists(atPath: out) else { throw CommandFailure("\(out) already exists") }
+            return try archiveAudit(target, through: through, out: out)
         default:
-            throw UsageError("want 'audit verify' or 'audit export'")
+            throw UsageError("want 'audit verify', 'audit export' or 'audit archive'")
         }
     }
 )
@@ -82,4 +112,61 @@ func decodeEvents(_ response: HTTPResponse) throws -> [AuditEvent] {
     return try list.map { item in
         try JSONDecoder().decode(AuditEvent.self, from: try JSONSerialization.data(withJSONObject: item))
     }
+}
+
+/// The anchor of a `GET /v1/audit` answer (genesis when there is none).
+func auditAnchor(_ response: HTTPResponse) throws -> AuditChain.Head {
+    guard let object = response.jsonObject?["anchor"] as? [String: Any] else { return .genesis }
+    guard let next = (object["nextSequence"] as? NSNumber)?.uint64Value, next > 0,
+          let hash = (object["lastHash"] as? String).flatMap(Hex.decode), hash.count == Digest.sha256Bytes else {
+        throw CommandFailure("the node's audit anchor does not decode")
+    }
+    return AuditChain.Head(nextSequence: next, lastHash: hash)
+}
+
+/// Why the archive file at `path` does not end at `anchor`, or nil when its
+/// events link to each other and its last event is the anchor.
+func checkArchive(_ path: String, anchor: AuditChain.Head) -> String? {
+    guard let data = FileManager.default.contents(atPath: path) else { return "cannot read it" }
+    var events: [AuditEvent] = []
+    for (number, line) in String(decoding: data, as: UTF8.self).split(separator: "\n").enumerated() {
+        guard let event = try? JSONDecoder().decode(AuditEvent.self, from: Data(line.utf8)) else { return "line \(number + 1) is not an audit event" }
+        events.append(event)
+    }
+    guard let first = events.first, let last = events.last else { return "it holds no events" }
+    if case .failure(let broken) = AuditChain.verify(events, anchor: AuditChain.Head(nextSequence: first.sequence, lastHash: first.prevHash)) {
+        return broken.description
+    }
+    guard last.sequence + 1 == anchor.nextSequence, last.hash == anchor.lastHash else {
+        return "its last event is sequence \(last.sequence); the trail's anchor is sequence \(anchor.nextSequence - 1)"
+    }
+    return nil
+}
+
+/// `audit archive`: export, check, write, then truncate through the cluster.
+func archiveAudit(_ target: AdminTarget, through: UInt64, out: String) throws -> Int32 {
+    let export = try APIClientCommand.send(target, "GET", "/v1/audit")
+    let anchor = try auditAnchor(export)
+    let events = try decodeEvents(export)
+    guard through >= anchor.nextSequence else {
+        throw CommandFailure("events through sequence \(through) are already archived; the trail starts at \(anchor.nextSequence)")
+    }
+    let archived = events.filter { $0.sequence <= through }
+    guard let last = archived.last, last.sequence == through else {
+        throw CommandFailure("the trail holds no event with sequence \(through) (it ends at \(events.last?.sequence ?? anchor.nextSequence - 1))")
+    }
+    if case .failure(let broken) = AuditChain.verify(archived, anchor: anchor) {
+        throw CommandFailure("refusing to archive a broken trail: \(broken.description)")
+    }
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    let lines = try archived.map { String(decoding: try encoder.encode($0), as: UTF8.self) }.joined(separator: "\n") + "\n"
+    try writeAtomically(Array(lines.utf8), to: out)
+    let response = try target.sendToLeader("POST", "/v1/audit/archive", json: ["through": through, "hash": Hex.encode(last.hash)])
+    guard response.status == 200 else {
+        let error = response.jsonObject?["error"] as? [String: Any]
+        throw CommandFailure("wrote \(out), but the cluster did not drop the events: HTTP \(response.status) \(error?["message"] as? String ?? "")")
+    }
+    print("archived audit events \(anchor.nextSequence)...\(through) to \(out); the trail now starts after sequence \(through) (anchor hash \(Hex.encode(last.hash)))")
+    return ExitCode.ok
 }

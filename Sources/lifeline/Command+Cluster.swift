@@ -10,7 +10,7 @@ let clusterCommand = Command(
     name: "cluster",
     summary: "start or stop a local multi-node cluster on 127.0.0.1",
     help: """
-        Usage: lifeline cluster up --nodes N --dir DIR [--base-port P] [--snapshot-every N] [--spares N] [--restore BACKUP]
+        Usage: lifeline cluster up --nodes N --dir DIR [--base-port P] [--snapshot-every N] [--spares N] [--restore BACKUP] [--keys F]
                lifeline cluster down --dir DIR
                lifeline cluster kill NODE --dir DIR [--signal KILL|TERM|STOP|CONT]
                lifeline cluster start NODE --dir DIR
@@ -46,6 +46,9 @@ let clusterCommand = Command(
           --snapshot-every N   snapshotEveryEntries for every node (default 10000)
           --spares N           0...5 extra prepared nodes (default 0)
           --restore BACKUP     seed every founding node from a 'lifeline backup' file first
+          --keys F             use a copy of the key ring F (0600) instead of a new one:
+                               the ring of the cluster a backup came from, so its
+                               records open (a new ring cannot open them)
           --signal NAME        for kill: KILL (default), TERM, STOP or CONT
 
         Example:
@@ -56,12 +59,14 @@ let clusterCommand = Command(
           lifeline cluster down --dir /tmp/ll
 
         Scripts read DIR/cluster.json: every node's pid, addresses, config and
-        status page, the CA and ops client files, and a token per role.
+        status page, the CA and ops client files, and a token per role (the
+        supervisor's at the first site) plus "supervisor@SITE" for every site: a
+        supervisor acts only for the agents, tasks and drains of their own site.
 
         Exit codes: 0 ok, 1 failed (e.g. no leader within 30 s), 2 usage.
         """,
     run: { arguments in
-        let options = try OptionParser(arguments, valued: ["nodes", "dir", "base-port", "snapshot-every", "spares", "signal", "restore"])
+        let options = try OptionParser(arguments, valued: ["nodes", "dir", "base-port", "snapshot-every", "spares", "signal", "restore", "keys"])
         guard let action = options.positional.first else {
             throw UsageError("want 'cluster up', 'down', 'kill NODE' or 'start NODE'")
         }
@@ -78,7 +83,7 @@ let clusterCommand = Command(
             let snapshotEvery = try options.int("snapshot-every", default: 10_000, range: 2...100_000_000)
             let spares = try options.int("spares", default: 0, range: 0...5)
             return try LocalCluster.up(nodes: nodes, spares: spares, directory: absolute, basePort: base, snapshotEvery: snapshotEvery,
-                                       restore: options.value("restore"))
+                                       restore: options.value("restore"), keyRing: options.value("keys"))
         case "down":
             return try LocalCluster.down(directory: absolute)
         case "kill":
@@ -105,7 +110,7 @@ enum LocalCluster {
     ///     own peer port); the drill harness puts a fault proxy there.
     ///   - extraConfig: more top-level configuration keys per node id (e.g. `drill`).
     static func up(nodes: Int, spares: Int, directory: String, basePort: Int, snapshotEvery: Int, restore: String? = nil,
-                   names: [String]? = nil, quiet: Bool = false,
+                   keyRing: String? = nil, names: [String]? = nil, quiet: Bool = false,
                    dialAddress: ((_ from: String, _ to: String) -> String)? = nil,
                    extraConfig: [String: [String: Any]] = [:]) throws -> Int32 {
         let fileManager = FileManager.default
@@ -127,7 +132,8 @@ enum LocalCluster {
         let keyRingPath = directory + "/keyring.json"
         let ring: KeyRing
         do {
-            ring = try KeyRing.generate(clusterID: "local", now: Date())
+            // A given ring is loaded (permission and format checks) and copied, 0600.
+            ring = try keyRing.map { path throws(VaultError) in try KeyRing.load(path: path) } ?? KeyRing.generate(clusterID: "local", now: Date())
             try ring.create(path: keyRingPath)
         } catch {
             throw CommandFailure("cannot create the key ring \(keyRingPath): \(error)")
@@ -160,13 +166,18 @@ enum LocalCluster {
             ))
         }
         var file = ClusterFile(nodes: entries, caFile: bundle.caFile, certFile: bundle.certFile("ops"), keyFile: bundle.keyFile("ops"))
-        // A token per role for the operator of this local cluster (7 days).
-        for role in [Role.ops, .supervisor, .auditor, .dashboard] {
+        // A token per role for the operator of this local cluster (7 days), at the
+        // first site; and a supervisor token per site ("supervisor@SITE"), since a
+        // supervisor manages only the agents, tasks and drains of their own site.
+        var issues: [(key: String, role: Role, site: String)] = [Role.ops, .supervisor, .auditor, .dashboard].map { ($0.rawValue, $0, site(ids[0])) }
+        issues += ids.map { ("supervisor@\(site($0))", .supervisor, site($0)) }
+        for issue in issues {
             do {
-                file.tokens[role.rawValue] = try ring.tokenSigner.issue(subject: "local-\(role.rawValue)", role: role, site: site(ids[0]),
-                                                                        now: Date(), ttlSeconds: TokenVerifier.ttlSecondsMax).token
+                let subject = issue.key == issue.role.rawValue ? "local-\(issue.role.rawValue)" : "local-supervisor-\(issue.site)"
+                file.tokens[issue.key] = try ring.tokenSigner.issue(subject: subject, role: issue.role, site: issue.site,
+                                                                    now: Date(), ttlSeconds: TokenVerifier.ttlSecondsMax).token
             } catch {
-                throw CommandFailure("cannot issue the \(role.rawValue) token: \(error)")
+                throw CommandFailure("cannot issue the \(issue.key) token: \(error)")
             }
         }
         try file.write(to: directory)

@@ -131,6 +131,10 @@ let agentsCommand = Command(
                lifeline agents register NAME --site SITE [--roles agent,nurse,supervisor] [--skills NAME=LEVEL,...] TARGET
                lifeline agents login|logout NAME TARGET
 
+        A supervisor registers and logs in or out only the agents of their own
+        site; with --cluster the CLI sends the supervisor token of the agent's
+        site from cluster.json ("supervisor@SITE").
+
         TARGET:
         \(AdminTarget.optionsHelp)
           --json          print the API's JSON
@@ -173,12 +177,13 @@ let agentsCommand = Command(
                 }
                 body["skills"] = levels
             }
-            return try APIClientCommand.show(try APIClientCommand.send(target, "PUT", "/v1/agents/\(options.positional[1])", body: body), json: json) { _ in
+            return try APIClientCommand.show(try APIClientCommand.send(target.forSite(site), "PUT", "/v1/agents/\(options.positional[1])", body: body), json: json) { _ in
                 "agent \(options.positional[1]) registered at \(site)"
             }
         case ("login", 2), ("logout", 2):
             let action = options.positional[0]
-            return try APIClientCommand.show(try APIClientCommand.send(target, "POST", "/v1/agents/\(options.positional[1])/\(action)"), json: json) { _ in
+            let own = target.forSiteOf("/v1/agents/\(options.positional[1])")
+            return try APIClientCommand.show(try APIClientCommand.send(own, "POST", "/v1/agents/\(options.positional[1])/\(action)"), json: json) { _ in
                 "agent \(options.positional[1]) \(action == "login" ? "logged in" : "logged out")"
             }
         default:
@@ -196,7 +201,9 @@ let tasksCommand = Command(
                lifeline tasks callback ID TARGET [--due-at MS]
 
         Tasks are created by telephony, chat and web front ends through POST
-        /v1/tasks (Docs/api.md); this command is for looking after them.
+        /v1/tasks (Docs/api.md); this command is for looking after them. A
+        supervisor abandons or calls back only tasks of their own site (the
+        task's ingress site); with --cluster the CLI sends that site's token.
 
         TARGET:
         \(AdminTarget.optionsHelp)
@@ -219,7 +226,7 @@ let tasksCommand = Command(
                 APIClientCommand.describe($0)
             }
         case "abandon":
-            return try APIClientCommand.show(try APIClientCommand.send(target, "POST", "/v1/tasks/\(id)/abandon"), json: options.has("json")) { _ in
+            return try APIClientCommand.show(try APIClientCommand.send(target.forSiteOf("/v1/tasks/\(id)"), "POST", "/v1/tasks/\(id)/abandon"), json: options.has("json")) { _ in
                 "task \(id) abandoned"
             }
         case "callback":
@@ -228,7 +235,7 @@ let tasksCommand = Command(
                 guard let ms = UInt64(due) else { throw UsageError("--due-at wants ms since the epoch") }
                 body["dueAt"] = ms
             }
-            return try APIClientCommand.show(try APIClientCommand.send(target, "POST", "/v1/tasks/\(id)/callback", body: body),
+            return try APIClientCommand.show(try APIClientCommand.send(target.forSiteOf("/v1/tasks/\(id)"), "POST", "/v1/tasks/\(id)/callback", body: body),
                                              json: options.has("json")) { _ in "task \(id) will be called back" }
         default:
             throw UsageError("want 'tasks show|abandon|callback ID'")
@@ -245,7 +252,9 @@ let drainCommand = Command(
         Marks SITE down on purpose: its agents go offline, its waiting voice
         callers become callbacks that keep their place, its other tasks are
         rerouted to the other sites. The failure detector leaves a drained site
-        down until 'lifeline drain SITE --resume'.
+        down until 'lifeline drain SITE --resume'. A supervisor drains and
+        resumes only their own site (with --cluster the CLI sends SITE's
+        supervisor token); ops may drain any site.
 
         TARGET:
         \(AdminTarget.optionsHelp)
@@ -262,7 +271,7 @@ let drainCommand = Command(
         guard options.positional.count == 1 else { throw UsageError("want 'drain SITE'") }
         let site = options.positional[0]
         let action = options.has("resume") ? "resume" : "drain"
-        return try APIClientCommand.show(try APIClientCommand.send(try AdminTarget(options, role: "supervisor"), "POST", "/v1/sites/\(site)/\(action)"),
+        return try APIClientCommand.show(try APIClientCommand.send(try AdminTarget(options, role: "supervisor").forSite(site), "POST", "/v1/sites/\(site)/\(action)"),
                                          json: options.has("json")) { _ in
             action == "drain" ? "\(site) drained: its calls go to the other sites" : "\(site) resumed"
         }

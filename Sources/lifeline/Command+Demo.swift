@@ -162,9 +162,11 @@ final class Demo: @unchecked Sendable {
 
     /// A client of `site`'s node acting as `subject` with `role` (a token signed
     /// with the cluster's key ring, as a sign-on service would issue it).
-    func client(for site: String, subject: String = "demo-supervisor", role: Role = .supervisor) -> HTTPClient? {
+    /// `tokenSite` is the site the token names (default: `site`): a supervisor
+    /// manages only their own site's agents, wherever the request lands.
+    func client(for site: String, subject: String = "demo-supervisor", role: Role = .supervisor, tokenSite: String? = nil) -> HTTPClient? {
         guard let connector, let ring, let address = file.nodes.first(where: { $0.node == site })?.apiAddress,
-              let token = try? ring.tokenSigner.issue(subject: subject, role: role, site: site, now: Date(), ttlSeconds: 86_400).token
+              let token = try? ring.tokenSigner.issue(subject: subject, role: role, site: tokenSite ?? site, now: Date(), ttlSeconds: 86_400).token
         else { return nil }
         return HTTPClient(address: address, headers: [("authorization", "Bearer \(token)")], connector: connector)
     }
@@ -180,7 +182,8 @@ final class Demo: @unchecked Sendable {
         for (queue, body) in DemoWorkload.queues { try put("/v1/queues/\(queue)", body) }
         for site in Demo.sites {
             for agent in DemoWorkload.agents(at: site) {
-                try put("/v1/agents/\(agent.name)", ["site": site, "roles": [agent.role], "capacity": ["voice": 1, "chat": 2, "sms": 3, "email": 2]])
+                try put("/v1/agents/\(agent.name)", ["site": site, "roles": [agent.role], "capacity": ["voice": 1, "chat": 2, "sms": 3, "email": 2]],
+                        asSupervisorOf: site)
             }
         }
     }
@@ -194,10 +197,12 @@ final class Demo: @unchecked Sendable {
         throw CommandFailure("no node answered GET \(path)")
     }
 
-    func put(_ path: String, _ body: [String: Any]) throws {
+    /// PUT through whichever node answers, as the supervisor of `asSupervisorOf`
+    /// (default: the node's own site).
+    func put(_ path: String, _ body: [String: Any], asSupervisorOf owner: String? = nil) throws {
         var last = "no node answered"
         for site in Demo.sites {
-            guard let client = client(for: site) else { continue }
+            guard let client = client(for: site, tokenSite: owner) else { continue }
             do {
                 let response = try client.sendJSON("PUT", path, json: body, timeoutMs: 10_000)
                 if response.status == 200 { return }

@@ -138,5 +138,86 @@ import Vault
         #expect(!String(decoding: audit.body, as: UTF8.self).contains("Jane"), "PHI in the audit trail")
         #expect(try auditor.send("GET", "/v1/audit/verify").jsonObject?["ok"] as? Bool == true)
         #expect(try auditor.send("GET", record + "?reason=x").status == 403)
+
+        // Archive the first five events: the file holds them, the trail starts at
+        // 6 and still verifies, naming its anchor; the archive ties to it.
+        let archive = cluster.directory + "/audit-archive.jsonl"
+        let archived = TestCluster.run(["audit", "archive", "--through", "5", "--out", archive, "--cluster", cluster.directory])
+        #expect(archived.0 == 0, "\(archived.1)")
+        let lines = (try? String(contentsOfFile: archive, encoding: .utf8))?.split(separator: "\n") ?? []
+        #expect(lines.count == 5 && lines.first?.contains("\"sequence\":1") == true, "\(lines)")
+        let rest = try auditor.send("GET", "/v1/audit").jsonObject ?? [:]
+        #expect((rest["events"] as? [[String: Any]])?.first?["sequence"] as? Int == 6)
+        #expect((rest["anchor"] as? [String: Any])?["nextSequence"] as? Int == 6)
+        let verified = TestCluster.run(["audit", "verify", "--archive", archive, "--cluster", cluster.directory])
+        #expect(verified.0 == 0 && verified.1.contains("after the anchor at sequence 5") && verified.1.contains("links to the trail's anchor"), "\(verified.1)")
+        let again = TestCluster.run(["audit", "archive", "--through", "3", "--out", archive + ".2", "--cluster", cluster.directory])
+        #expect(again.0 == 1 && again.1.contains("already archived"), "\(again.1)")
+        #expect(TestCluster.run(["audit", "archive", "--through", "7", "--out", archive, "--cluster", cluster.directory]).0 == 1, "overwrote an archive")
+        #expect(try ops.sendJSON("POST", "/v1/audit/archive", json: ["through": 7, "hash": String(repeating: "0", count: 64)]).status == 403)
+    }
+
+    /// A supervisor manages the agents, tasks and drains of their own site only
+    /// (a task's site is its ingress site); queues stay cluster-wide; reads are
+    /// not narrowed; ops keep every site. Each refusal is a 403 that changes
+    /// nothing and is audited.
+    @Test func aSupervisorManagesOnlyTheAgentsTasksAndDrainsOfTheirOwnSite() throws {
+        let cluster = try TestCluster(nodes: 3, slot: 18)
+        defer { cluster.down() }
+        guard let leader = cluster.awaitLeader(among: ["a", "b", "c"]) else { return }
+        let sue = try client(cluster, leader, token: try token(cluster, "sue", .supervisor, site: "site-b"))
+        let sam = try client(cluster, leader, token: try token(cluster, "sam", .supervisor, site: "site-a"))
+        let ops = try client(cluster, leader, token: try token(cluster, "olga", .ops))
+        let auditor = try client(cluster, leader, token: try token(cluster, "ada", .auditor))
+        #expect(cluster.waitUntil(timeoutMs: 10_000) { ((try? sue.send("GET", "/v1/sites").jsonObject?["sites"]) as? [Any])?.count == 3 })
+        #expect(try sue.sendJSON("PUT", "/v1/queues/triage", json: ["audience": "nurses"]).status == 200)
+        #expect(try sam.sendJSON("PUT", "/v1/queues/billing", json: [:] as [String: Any]).status == 200, "queues are cluster-wide")
+
+        // Agents: register, log in, offers.
+        #expect(try sue.sendJSON("PUT", "/v1/agents/nina", json: ["site": "site-b", "roles": ["nurse"]]).status == 200)
+        #expect(try sam.sendJSON("PUT", "/v1/agents/nina", json: ["site": "site-a", "roles": ["nurse"]]).status == 403, "moved another site's agent")
+        #expect(try sam.sendJSON("PUT", "/v1/agents/zed", json: ["site": "site-b", "roles": ["agent"]]).status == 403, "registered at another site")
+        #expect(try sam.sendJSON("PUT", "/v1/agents/al", json: ["site": "site-a", "roles": ["agent"]]).status == 200)
+        #expect(try sam.send("POST", "/v1/agents/nina/login").status == 403)
+        #expect(try sam.send("GET", "/v1/agents/nina/offer").status == 403)
+        #expect(try sam.send("GET", "/v1/agents/nina").jsonObject?["status"] as? String == "offline", "reads stay cluster-wide")
+        #expect(try sue.send("POST", "/v1/agents/nina/login").status == 200)
+        #expect(try sue.send("GET", "/v1/agents/zed").status == 404, "a refused registration changed the directory")
+
+        // A task that came in at site-b, offered to nina.
+        let created = try sue.sendJSON("POST", "/v1/tasks", json: [
+            "queue": "triage", "channel": "voice", "callType": "clinical", "site": "site-b",
+            "patient": ["id": "ref-5", "name": "Jane Roe", "phone": "+1 555 0100", "dateOfBirth": "1970-01-02"],
+        ])
+        #expect(created.status == 201)
+        let task = try #require(created.jsonObject?["id"] as? Int)
+        let offer = try sue.send("GET", "/v1/agents/nina/offer?waitMs=5000").jsonObject ?? [:]
+        let offerToken = try #require(offer["token"] as? Int, "\(offer)")
+        let held: [String: Any] = ["agent": "nina", "token": offerToken]
+        for (path, body) in [("abandon", nil), ("callback", nil), ("verify", ["method": "dob"]), ("transfer", held.merging(["to": "billing"]) { $1 }),
+                             ("escalate", held.merging(["to": "triage", "reason": "clinicalConcern"]) { $1 }), ("disposition", held)] as [(String, [String: Any]?)] {
+            let response = try body.map { try sam.sendJSON("POST", "/v1/tasks/\(task)/\(path)", json: $0) } ?? sam.send("POST", "/v1/tasks/\(task)/\(path)")
+            #expect(response.status == 403, "\(path) on another site's task: \(response.status) \(String(decoding: response.body, as: UTF8.self))")
+        }
+        #expect(try sam.sendJSON("POST", "/v1/agents/nina/accept", json: ["task": task, "token": offerToken]).status == 403)
+        #expect(try sue.send("GET", "/v1/tasks/\(task)").jsonObject?["state"] as? String == "offered", "a refused action changed the task")
+        #expect(try sue.sendJSON("POST", "/v1/tasks/\(task)/verify", json: ["method": "dob"]).status == 200)
+        #expect(try sue.sendJSON("POST", "/v1/agents/nina/accept", json: ["task": task, "token": offerToken]).status == 200)
+
+        // Sites: their own, not another; ops any.
+        #expect(try sam.send("POST", "/v1/sites/site-b/drain").status == 403)
+        #expect(try sam.send("POST", "/v1/sites/site-a/drain").status == 200)
+        #expect(try sam.send("POST", "/v1/sites/site-a/resume").status == 200)
+        #expect(try ops.send("POST", "/v1/sites/site-c/drain").status == 200)
+        #expect(try ops.send("POST", "/v1/sites/site-c/resume").status == 200)
+
+        let audit = try auditor.send("GET", "/v1/audit")
+        let denied = (audit.jsonObject?["events"] as? [[String: Any]] ?? []).filter {
+            $0["action"] as? String == "api.denied" && $0["actor"] as? String == "sam"
+        }
+        #expect(denied.count == 12, "\(denied.map { $0["reason"] as? String ?? "" })")
+        #expect(denied.allSatisfy { ($0["reason"] as? String)?.contains("site-a") == true }, "\(denied.map { $0["reason"] as? String ?? "" })")
+        #expect(!String(decoding: audit.body, as: UTF8.self).contains("Jane"), "PHI in the audit trail")
+        #expect(try auditor.send("GET", "/v1/audit/verify").jsonObject?["ok"] as? Bool == true)
     }
 }

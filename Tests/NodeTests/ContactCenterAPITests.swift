@@ -8,9 +8,11 @@ import Testing
 @Suite(.serialized) struct ContactCenterAPITests {
     let patient: [String: Any] = ["id": "ref-1", "name": "Jane Roe", "phone": "+1 555 0100", "dateOfBirth": "1970-01-02"]
 
+    /// `as`: whose supervisor token (cluster up writes one per site); a supervisor
+    /// acts only for the agents and tasks of their own site.
     func call(_ cluster: TestCluster, _ node: String, _ method: String, _ path: String, _ body: Any? = nil,
-              raw: String? = nil) throws -> (Int, [String: Any]) {
-        let client = try #require(cluster.client(node, role: "supervisor"))
+              raw: String? = nil, as site: String = "site-a") throws -> (Int, [String: Any]) {
+        let client = try #require(cluster.client(node, role: "supervisor@\(site)"))
         var bytes: [UInt8] = []
         if let raw {
             bytes = Array(raw.utf8)
@@ -35,9 +37,9 @@ import Testing
         // Configuration, through a follower (forwarded).
         #expect(try call(cluster, followers[0], "PUT", "/v1/queues/triage", ["channels": ["voice", "chat"], "audience": "nurses"]).0 == 200)
         #expect(try call(cluster, followers[0], "PUT", "/v1/queues/billing", [:] as [String: Any]).0 == 200)
-        #expect(try call(cluster, followers[1], "PUT", "/v1/agents/nina", ["site": "site-b", "roles": ["nurse"]]).0 == 200)
-        #expect(try call(cluster, followers[1], "PUT", "/v1/agents/carl", ["site": "site-c", "roles": ["agent"]]).0 == 200)
-        #expect(try call(cluster, leader, "POST", "/v1/agents/nina/login").0 == 200)
+        #expect(try call(cluster, followers[1], "PUT", "/v1/agents/nina", ["site": "site-b", "roles": ["nurse"]], as: "site-b").0 == 200)
+        #expect(try call(cluster, followers[1], "PUT", "/v1/agents/carl", ["site": "site-c", "roles": ["agent"]], as: "site-c").0 == 200)
+        #expect(try call(cluster, leader, "POST", "/v1/agents/nina/login", as: "site-b").0 == 200)
 
         // A clinical call: only the nurse may take it.
         let (created, task) = try call(cluster, followers[0], "POST", "/v1/tasks", [
@@ -45,21 +47,21 @@ import Testing
         ])
         #expect(created == 201, "\(task)")
         let id = try #require(task["id"] as? Int)
-        let (polled, offer) = try call(cluster, followers[1], "GET", "/v1/agents/nina/offer?waitMs=5000")
+        let (polled, offer) = try call(cluster, followers[1], "GET", "/v1/agents/nina/offer?waitMs=5000", as: "site-b")
         #expect(polled == 200 && offer["task"] as? Int == id, "\(offer)")
         let token = try #require(offer["token"] as? Int)
-        #expect(try call(cluster, "c", "GET", "/v1/agents/carl/offer?waitMs=200").0 == 204)
+        #expect(try call(cluster, "c", "GET", "/v1/agents/carl/offer?waitMs=200", as: "site-c").0 == 204)
 
         // Accept through one node, a second accept is an illegal transition and changes nothing.
-        #expect(try call(cluster, "a", "POST", "/v1/agents/nina/accept", ["task": id, "token": token]).0 == 200)
-        let (again, refused) = try call(cluster, "b", "POST", "/v1/agents/nina/accept", ["task": id, "token": token])
+        #expect(try call(cluster, "a", "POST", "/v1/agents/nina/accept", ["task": id, "token": token], as: "site-b").0 == 200)
+        let (again, refused) = try call(cluster, "b", "POST", "/v1/agents/nina/accept", ["task": id, "token": token], as: "site-b")
         #expect(again == 409 && errorCode(refused) == "illegal_transition", "\(refused)")
-        let (stale, staleBody) = try call(cluster, "b", "POST", "/v1/agents/nina/wrap-up", ["task": id, "token": token + 100])
+        let (stale, staleBody) = try call(cluster, "b", "POST", "/v1/agents/nina/wrap-up", ["task": id, "token": token + 100], as: "site-b")
         #expect(stale == 409 && errorCode(staleBody) == "stale_token", "\(staleBody)")
         #expect(try call(cluster, "c", "GET", "/v1/tasks/\(id)").1["state"] as? String == "accepted")
-        #expect(try call(cluster, "c", "POST", "/v1/agents/nina/wrap-up", ["task": id, "token": token]).0 == 200)
+        #expect(try call(cluster, "c", "POST", "/v1/agents/nina/wrap-up", ["task": id, "token": token], as: "site-b").0 == 200)
         #expect(try call(cluster, "a", "POST", "/v1/agents/nina/complete",
-                         ["task": id, "token": token, "resolvedFirstContact": true, "csat": 5]).0 == 200)
+                         ["task": id, "token": token, "resolvedFirstContact": true, "csat": 5], as: "site-b").0 == 200)
         let (_, done) = try call(cluster, "b", "GET", "/v1/tasks/\(id)")
         #expect(done["state"] as? String == "completed")
         #expect((done["disposition"] as? [String: Any])?["csat"] as? Int == 5)
@@ -145,9 +147,9 @@ import Testing
             ((try? call(cluster, leader, "GET", "/v1/sites").1["sites"]) as? [Any])?.count == 3
         })
         #expect(try call(cluster, leader, "PUT", "/v1/queues/general", [:] as [String: Any]).0 == 200)
-        #expect(try call(cluster, leader, "PUT", "/v1/agents/local", ["site": lostSite]).0 == 200)
-        #expect(try call(cluster, leader, "PUT", "/v1/agents/remote", ["site": "site-\(other)", "capacity": ["voice": 2]]).0 == 200)
-        #expect(try call(cluster, leader, "POST", "/v1/agents/local/login").0 == 200)
+        #expect(try call(cluster, leader, "PUT", "/v1/agents/local", ["site": lostSite], as: lostSite).0 == 200)
+        #expect(try call(cluster, leader, "PUT", "/v1/agents/remote", ["site": "site-\(other)", "capacity": ["voice": 2]], as: "site-\(other)").0 == 200)
+        #expect(try call(cluster, leader, "POST", "/v1/agents/local/login", as: lostSite).0 == 200)
         // Two calls at the doomed site: one offered to its agent, one waiting.
         var ids: [Int] = []
         for number in 0..<2 {
@@ -166,7 +168,7 @@ import Testing
         let (_, localAgent) = try call(cluster, leader, "GET", "/v1/agents/local")
         #expect(localAgent["status"] as? String == "offline")
         // The callers keep their place as callbacks and reach the agent at another site.
-        #expect(try call(cluster, other, "POST", "/v1/agents/remote/login").0 == 200)
+        #expect(try call(cluster, other, "POST", "/v1/agents/remote/login", as: "site-\(other)").0 == 200)
         for id in ids {
             let (_, task) = try call(cluster, other, "GET", "/v1/tasks/\(id)")
             #expect(task["failedOver"] as? Bool == true, "\(task)")

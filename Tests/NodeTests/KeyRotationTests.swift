@@ -1,11 +1,13 @@
 import Foundation
-import Node
+@testable import Node
 import Testing
 import Vault
 
 /// Key rotation without re-encrypting records: rotate the ring file, give every
 /// node the new ring, re-wrap the data keys through a replicated command; the
-/// records still open, the audit trail says so. And the retention listing.
+/// records still open, the audit trail says so. And the retention listing. And
+/// retiring the old version, audited the way 164.308(a)(7) is: an old backup's
+/// shredded patient stays unreadable even restored with the cluster's ring.
 @Suite(.serialized) struct KeyRotationTests {
     @Test func rotatingTheKeyRingRewrapsDataKeysAndRecordsStillOpen() throws {
         let cluster = try TestCluster(nodes: 3, slot: 19)
@@ -50,5 +52,122 @@ import Vault
         let due = try reader.send("GET", "/v1/patients/retention?olderThanDays=0").jsonObject?["patients"] as? [String]
         #expect(due == ["ref-42"])
         #expect(try reader.send("GET", "/v1/patients/retention").jsonObject?["patients"] as? [String] == [])
+    }
+
+    static func contents(_ path: String) -> [UInt8] { FileManager.default.contents(atPath: path).map(Array.init) ?? [] }
+
+    static func message(_ response: HTTPResponse) -> String {
+        ((response.jsonObject?["error"] as? [String: Any])?["message"] as? String) ?? String(decoding: response.body, as: UTF8.self)
+    }
+
+    static func errorCode(_ response: HTTPResponse) -> String? { (response.jsonObject?["error"] as? [String: Any])?["code"] as? String }
+
+    /// Every node stops, then starts again with the ring file as it is now.
+    static func restartAll(_ cluster: TestCluster) throws {
+        for node in ["a", "b", "c"] {
+            #expect(TestCluster.run(["cluster", "kill", node, "--signal", "TERM", "--dir", cluster.directory]).0 == 0)
+        }
+        for node in ["a", "b", "c"] { try cluster.restart(node) }
+    }
+
+    /// Backup, shred, rotate, re-wrap, retire; the old backup restored into a new
+    /// cluster with the retired ring: the shredded patient's record fails with a
+    /// clear, audited error naming the retired version, never plaintext; the live
+    /// patient (re-wrapped) still reads on the live cluster and from a new backup.
+    /// Retirement is refused, the ring file untouched, while it is still needed.
+    @Test func retiringTheOldKeyVersionMakesAnOldBackupOfAShreddedPatientUnreadable() throws {
+        let source = try TestCluster(nodes: 3, slot: 19)
+        defer { source.down() }
+        guard let leader = source.awaitLeader(among: ["a", "b", "c"]) else { return }
+        let supervisor = try #require(source.client(leader, role: "supervisor"))
+        #expect(source.waitUntil(timeoutMs: 10_000) { ((try? supervisor.send("GET", "/v1/sites").jsonObject?["sites"]) as? [Any])?.count == 3 })
+        #expect(try supervisor.sendJSON("PUT", "/v1/queues/general", json: [:] as [String: Any]).status == 200)
+        for (patient, name) in [("ref-live", "Jane Roe"), ("ref-gone", "John Doe")] {
+            let created = try supervisor.sendJSON("POST", "/v1/tasks", json: [
+                "queue": "general", "channel": "chat", "site": "site-a",
+                "patient": ["id": patient, "name": name, "phone": "+1 555 0100", "dateOfBirth": "1970-01-02"],
+            ])
+            #expect(created.status == 201, "\(String(decoding: created.body, as: UTF8.self))")
+        }
+        let oldBackup = source.directory + "/before-shred.llbk"
+        let backedUp = TestCluster.run(["backup", "--cluster", source.directory, "--node", leader, "--out", oldBackup])
+        try #require(backedUp.0 == 0, "\(backedUp.1)")
+        #expect(try supervisor.sendJSON("POST", "/v1/patients/ref-gone/shred", json: ["reason": "retention"]).status == 200)
+
+        let ringFile = source.directory + "/keyring.json"
+        let retire = ["keys", "retire", "--version", "1", "--keys", ringFile, "--cluster", source.directory]
+        var before = Self.contents(ringFile)
+        var refused = TestCluster.run(retire)
+        #expect(refused.0 == 1 && refused.1.contains("active version") && refused.1.contains("unchanged"), "\(refused.1)")
+        #expect(Self.contents(ringFile) == before, "a refused retire changed the ring")
+        #expect(TestCluster.run(["keys", "rotate", "--file", ringFile]).0 == 0)
+        // Rotated, but the nodes still run the old ring: refused (v1 active there, and in use).
+        before = Self.contents(ringFile)
+        refused = TestCluster.run(retire)
+        #expect(refused.0 == 1 && refused.1.contains("unchanged"), "\(refused.1)")
+        try Self.restartAll(source)
+        guard let now = source.awaitLeader(among: ["a", "b", "c"]) else { return }
+        let ops = try #require(source.client(now, role: "ops"))
+        let usage = try ops.send("GET", "/v1/keys/usage")
+        #expect(usage.status == 200 && (usage.jsonObject?["wrappedDataKeys"] as? [String: Int]) == ["1": 1], "\(String(decoding: usage.body, as: UTF8.self))")
+        #expect(!String(decoding: usage.body, as: UTF8.self).contains("ref-"), "the usage report names patients")
+        refused = TestCluster.run(retire)
+        #expect(refused.0 == 1 && refused.1.contains("1 patient data key(s) wrapped under KEK version 1"), "\(refused.1)")
+        #expect(Self.contents(ringFile) == before, "a refused retire changed the ring")
+        #expect(source.waitUntil(timeoutMs: 15_000) { (try? ops.send("POST", "/v1/keys/rewrap").jsonObject?["remaining"] as? Int) == 0 })
+        #expect(try ops.send("GET", "/v1/keys/usage").jsonObject?["wrappedDataKeys"] as? [String: Int] == ["2": 1])
+        refused = TestCluster.run(["keys", "retire", "--version", "2", "--keys", ringFile, "--cluster", source.directory])
+        #expect(refused.0 == 1 && refused.1.contains("active version"), "\(refused.1)")
+        #expect(TestCluster.run(["keys", "retire", "--version", "1", "--cluster", source.directory]).0 == 2, "no --keys is a usage error")
+        #expect(try ops.sendJSON("POST", "/v1/keys/retire", json: ["version": 2]).status == 409, "the active version was retired in the cluster")
+        let retired = TestCluster.run(retire)
+        #expect(retired.0 == 0 && retired.1.contains("KEK version 1 retired on"), "\(retired.1)")
+        #expect(try ops.send("GET", "/v1/keys/usage").jsonObject?["retiredInCluster"] as? [Int] == [1])
+        let trail = try #require(source.client(now, role: "auditor")).send("GET", "/v1/audit").jsonObject?["events"] as? [[String: Any]] ?? []
+        #expect(trail.contains { $0["action"] as? String == "key.retire" && ($0["resources"] as? [String]) == ["kek:1"] }, "the retirement was not audited")
+        let ring = try KeyRing.load(path: ringFile)
+        #expect(ring.versions.map(\.version) == [2] && ring.retired.map(\.version) == [1])
+        var info = stat()
+        #expect(stat(ringFile, &info) == 0 && info.st_mode & 0o777 == 0o600)
+        refused = TestCluster.run(retire)
+        #expect(refused.0 == 1 && refused.1.contains("already retired"), "\(refused.1)")
+
+        // The live cluster on the retired ring: the live patient reads.
+        try Self.restartAll(source)
+        guard let after = source.awaitLeader(among: ["a", "b", "c"]) else { return }
+        let reader = try #require(source.client(after, role: "supervisor"))
+        let live = try reader.send("GET", "/v1/patients/ref-live/record?breakGlass=true&reason=dr%20audit")
+        #expect(live.status == 200 && (live.jsonObject?["fields"] as? [String: String])?["name"] == "Jane Roe", "\(Self.message(live))")
+        // A backup taken now (after the re-wrap) opens with the retired ring.
+        let newBackup = source.directory + "/after-retire.llbk"
+        #expect(TestCluster.run(["backup", "--cluster", source.directory, "--node", after, "--out", newBackup]).0 == 0)
+        var machine = LifelineStateMachine()
+        try machine.restore(try NodeSnapshotData(decoding: try BackupImage(decoding: Self.contents(newBackup)).snapshot).machine)
+        #expect(try machine.security.readRecord("ref-live", ring: ring)["name"] == "Jane Roe")
+        source.stopNodes()
+
+        // The old backup, restored into a new cluster that has the retired ring.
+        let restored = try TestCluster(nodes: 3, slot: 19, extra: ["--restore", oldBackup, "--keys", ringFile])
+        defer { restored.down() }
+        guard let newLeader = restored.awaitLeader(among: ["a", "b", "c"]) else { return }
+        let auditorView = try #require(restored.client(newLeader, role: "supervisor"))
+        for patient in ["ref-gone", "ref-live"] {
+            let response = try auditorView.send("GET", "/v1/patients/\(patient)/record?breakGlass=true&reason=dr%20audit")
+            let text = String(decoding: response.body, as: UTF8.self)
+            #expect(response.status == 409 && Self.errorCode(response) == "key_retired", "\(patient): \(text)")
+            #expect(Self.message(response).contains("key version 1 was retired on"), "\(patient): \(text)")
+            #expect(!text.contains("Doe") && !text.contains("Jane") && !text.contains("fields"), "plaintext in a failed read: \(text)")
+        }
+        let restoredOps = try #require(restored.client(newLeader, role: "ops"))
+        let rewrap = try restoredOps.send("POST", "/v1/keys/rewrap").jsonObject ?? [:]
+        #expect(rewrap["rewrapped"] as? Int == 0 && rewrap["unrecoverable"] as? Int == 2 && rewrap["remaining"] as? Int == 0, "\(rewrap)")
+        let auditor = try #require(restored.client(newLeader, role: "auditor"))
+        let events = try auditor.send("GET", "/v1/audit").jsonObject?["events"] as? [[String: Any]] ?? []
+        #expect(events.contains {
+            $0["action"] as? String == "phi.read" && $0["outcome"] as? String == "denied"
+                && ($0["resources"] as? [String])?.contains("patient:ref-gone") == true
+                && ($0["reason"] as? String)?.contains("key version 1 was retired") == true
+        }, "the failed read was not audited")
+        #expect(try auditor.send("GET", "/v1/audit/verify").jsonObject?["ok"] as? Bool == true)
     }
 }

@@ -90,6 +90,32 @@ import Vault
         #expect(machine.names.agent("zoe") == nil, "a refused registration kept its name")
     }
 
+    /// A supervisor's `scopeSite` narrows a command to what is at that site, in
+    /// apply: a refusal is `forbidden` and changes nothing (its name, time and
+    /// all); the same command for their own site applies.
+    @Test func aSupervisorsSiteScopeIsCheckedInApply() {
+        var (machine, _) = Self.run(Self.script)
+        let before = machine.stateHash
+        let denver = ["scopeSite": "denver"]
+        let refused: [[UInt8]] = [
+            Self.command("registerAgent", at: 5_000, ["agent": "zoe", "site": "boston"].merging(denver) { $1 }),
+            Self.command("registerAgent", at: 5_000, ["agent": "alice", "site": "denver"].merging(denver) { $1 }),
+            Self.command("presence", at: 5_000, ["agent": "alice", "presence": "offline"].merging(denver) { $1 }),
+            Self.command("abandon", at: 5_000, ["task": 1, "scopeSite": "denver"]),
+            Self.command("callback", at: 5_000, ["task": 1, "scopeSite": "denver"]),
+            Self.command("wrapUp", at: 5_000, ["task": 1, "agent": "alice", "token": 1, "scopeSite": "denver"]),
+            Self.command("drain", at: 5_000, ["site": "boston", "scopeSite": "denver"]),
+        ]
+        for (offset, command) in refused.enumerated() {
+            let result = (try? JSONSerialization.jsonObject(with: Data(machine.apply(index: UInt64(100 + offset), command: command)))) as? [String: Any]
+            #expect((result?["error"] as? [String: Any])?["code"] as? String == "forbidden", "command \(offset): \(String(describing: result))")
+        }
+        #expect(machine.stateHash == before, "a refused command changed the state")
+        #expect(machine.names.agent("zoe") == nil)
+        let allowed = machine.apply(index: 200, command: Self.command("presence", at: 5_000, ["agent": "dan", "presence": "offline", "scopeSite": "denver"]))
+        #expect(String(decoding: allowed, as: UTF8.self).contains("\"ok\":true"))
+    }
+
     @Test func timeNeverGoesBackwards() {
         var (machine, _) = Self.run(Self.script)
         let result = machine.apply(index: 50, command: Self.command("enqueue", at: 10, ["queue": "scheduling", "channel": "chat", "callType": "billing", "patient": "ref-9", "site": "denver"]))
@@ -162,6 +188,83 @@ import Vault
         var restored = Machine()
         try restored.restore(machine.snapshot())
         #expect(restored.security == machine.security && restored.stateHash == machine.stateHash)
+    }
+
+    /// Archiving drops the exported head of the trail and keeps its last hash as
+    /// the anchor: the rest verifies from it, the archive and the rest verify as
+    /// one chain, a snapshot keeps the anchor; a wrong hash, an archived or an
+    /// unknown sequence is refused and changes nothing.
+    @Test func archivingTheAuditTrailKeepsAnAnchoredHeadThatVerifies() throws {
+        var (machine, _) = Self.run(Self.script)
+        let untouched = machine.stateHash
+        var restoredBefore = Machine()
+        try restoredBefore.restore(machine.snapshot())
+        #expect(restoredBefore.stateHash == untouched, "a state that never archived changed its encoding")
+        func security(_ op: String, _ fields: [String: Any], index: UInt64) -> String {
+            let command = Machine().stamped(Machine.securityCommand(op, actor: "ada", role: .auditor, fields), atMs: 4_000)
+            return String(decoding: machine.apply(index: index, command: command), as: UTF8.self)
+        }
+        for number in 0..<5 {
+            #expect(security("audit", ["action": "api.denied", "resources": ["r\(number)"], "outcome": "denied"], index: 40 + UInt64(number)).contains("\"ok\":true"))
+        }
+        let all = machine.security.events
+        #expect(all.map(\.sequence) == [1, 2, 3, 4, 5])
+        let before = machine.stateHash
+        for (fields, expected) in [
+            (["through": 3, "hash": Hex.encode(all[3].hash)], "another hash"),
+            (["through": 9, "hash": Hex.encode(all[3].hash)], "no audit event"),
+            (["through": 3, "hash": "zz"], "invalid_request"),
+            (["through": 3], "invalid_request"),
+        ] as [([String: Any], String)] {
+            let answer = security("archive", fields, index: 50)
+            #expect(answer.contains(expected), "\(fields): \(answer)")
+        }
+        #expect(machine.stateHash == before, "a refused archive changed the state")
+        #expect(security("archive", ["through": 3, "hash": Hex.encode(all[2].hash)], index: 51).contains("\"ok\":true"))
+        #expect(machine.security.events.map(\.sequence) == [4, 5, 6])
+        #expect(machine.security.events.last?.action == "audit.archive")
+        #expect(machine.security.anchor == AuditChain.Head(nextSequence: 4, lastHash: all[2].hash))
+        #expect((try? AuditChain.verify(machine.security.events, anchor: machine.security.anchor, expectedHead: machine.security.lastHash).get()) != nil)
+        #expect((try? AuditChain.verify(Array(all.prefix(3)) + machine.security.events, expectedHead: machine.security.lastHash).get()) != nil,
+                "the archive and the rest are not one chain")
+        #expect((try? AuditChain.verify(machine.security.events).get()) == nil, "the rest verified without its anchor")
+        #expect(security("archive", ["through": 2, "hash": Hex.encode(all[1].hash)], index: 52).contains("already archived"))
+        var restored = Machine()
+        try restored.restore(machine.snapshot())
+        #expect(restored.security == machine.security && restored.stateHash == machine.stateHash)
+    }
+
+    /// Retiring a KEK version in the replicated state: refused while a stored
+    /// data key is wrapped under it; once recorded, a new key wrapped under it
+    /// (an ingress node with an old ring) is refused and a re-wrap to it skipped.
+    @Test func aRetiredKEKVersionIsRefusedForNewAndRewrappedKeys() throws {
+        let ring = try KeyRing.generate(clusterID: "test", now: Date())
+        var (machine, _) = Self.run(Self.script)
+        func enqueue(_ patient: String, _ ring: KeyRing, index: UInt64) throws -> String {
+            let record = try machine.security.keys.encrypt(fields: ["name": Array("N".utf8)], patient: Vault.PatientID(patient), ring: ring)
+            let sealed = Base64.encode(Array(try JSONEncoder().encode(record)), urlSafe: false)
+            let command = Self.command("enqueue", at: 3_000, ["queue": "scheduling", "channel": "chat", "callType": "general",
+                                                              "patient": patient, "site": "boston", "record": sealed, "actor": "ivr", "role": "agent"])
+            return String(decoding: machine.apply(index: index, command: command), as: UTF8.self)
+        }
+        func security(_ op: String, _ fields: [String: Any], index: UInt64) -> String {
+            let command = Machine().stamped(Machine.securityCommand(op, actor: "olga", role: .ops, fields), atMs: 4_000)
+            return String(decoding: machine.apply(index: index, command: command), as: UTF8.self)
+        }
+        #expect(try enqueue("ref-1", ring, index: 20).contains("\"ok\":true"))
+        #expect(security("retireKEK", ["version": 1], index: 21).contains("key_in_use"))
+        let rotated = try ring.rotated(now: Date())
+        let keys = try machine.security.keys.rewrapped(ring: rotated).map { ($0.key.rawValue, $0.value.base64) }
+        #expect(security("rewrap", ["keys": Dictionary(uniqueKeysWithValues: keys), "kekVersion": 2], index: 22).contains("\"ok\":true"))
+        #expect(security("retireKEK", ["version": 1], index: 23).contains("\"ok\":true"))
+        #expect(machine.security.retiredKEKVersions == [1])
+        #expect(machine.security.events.last?.action == "key.retire")
+        let before = machine.stateHash
+        #expect(try enqueue("ref-2", ring, index: 24).contains("retired KEK version 1"), "a new key under a retired version was stored")
+        #expect(machine.stateHash == before)
+        var restored = Machine()
+        try restored.restore(machine.snapshot())
+        #expect(restored.stateHash == machine.stateHash && restored.security.retiredKEKVersions == [1])
     }
 
     @Test func thePatientObjectIsCheckedAndOnlyItsReferenceLeaves() throws {
