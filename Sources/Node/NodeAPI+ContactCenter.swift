@@ -425,17 +425,23 @@ extension NodeAPI {
         }
     }
 
-    /// Waits up to `waitMs` for an offer to `agent` on this node's applied state:
-    /// 200 with the offer, or 204 when none came.
+    /// Waits up to `waitMs` for an offer to `agent`: 200 with the offer, or 204 when
+    /// none came. The wait watches this node's applied state (cheap); an offer seen there
+    /// is confirmed by a linearizable read before it is shown, so a node cut off from the
+    /// leader never shows an offer the cluster has already given to someone else (it
+    /// answers 503 instead), and what an agent sees is never older than what a caller
+    /// was told.
     static func longPollOffer(_ runtime: NodeRuntime, agent: String, waitMs: UInt64) -> HTTPResponse {
         let deadline = MonotonicClock.deadline(afterMs: waitMs)
+        let query: ReadQuery = { machine in
+            guard let machine = machine as? LifelineStateMachine else { return [] }
+            guard let id = machine.names.agent(agent) else { return [0] }
+            guard let offer = machine.center.offers(for: id).first else { return [2] }
+            return [1] + ((try? JSONSerialization.data(withJSONObject: ContactJSON.offer(offer, machine), options: [.sortedKeys])).map(Array.init) ?? [])
+        }
         while true {
-            let outcome = runtime.localRead { machine in
-                guard let machine = machine as? LifelineStateMachine else { return [] }
-                guard let id = machine.names.agent(agent) else { return [0] }
-                guard let offer = machine.center.offers(for: id).first else { return [2] }
-                return [1] + ((try? JSONSerialization.data(withJSONObject: ContactJSON.offer(offer, machine), options: [.sortedKeys])).map(Array.init) ?? [])
-            }
+            var outcome = runtime.localRead(query)
+            if case .applied(_, let local) = outcome, local.first == 1 { outcome = runtime.read(query) }
             switch outcome {
             case .failed(let status, let code, let message):
                 return .error(status, code: code, message: message)
