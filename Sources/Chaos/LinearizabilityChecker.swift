@@ -26,7 +26,23 @@ public enum LinearizabilityChecker {
     }
 
     public static func check(history: [ClientOperation]) -> CheckerVerdict {
-        let byTask = Dictionary(grouping: history, by: \.task)
+        var byTask = Dictionary(grouping: history, by: \.task)
+        // An enqueue that got no answer has no task id the client could learn ("unknown-17"),
+        // yet it may have created a task that others then see. A task with no enqueue of its
+        // own is attributed to the earliest such enqueue: it may have taken effect at any
+        // time after its invocation. (One anonymous enqueue can then explain several tasks:
+        // permissive, never a false alarm.) A task with no enqueue and no anonymous one
+        // before it stays a violation.
+        let anonymous = byTask.values.filter { $0.count == 1 && $0[0].kind == .enqueue && $0[0].outcome == .unknown }
+            .map { $0[0] }.min { $0.invokeUs < $1.invokeUs }
+        if let anonymous {
+            for (task, operations) in byTask where !operations.contains(where: { $0.kind == .enqueue }) {
+                guard let first = operations.map(\.invokeUs).min(), anonymous.invokeUs <= first else { continue }
+                var attributed = anonymous
+                attributed.task = task
+                byTask[task]!.append(attributed)
+            }
+        }
         var offending: [String] = []
         var details: [String] = []
         var tooComplex: [String] = []

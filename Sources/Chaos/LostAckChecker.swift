@@ -29,6 +29,10 @@ public enum LostAckChecker {
                     } else if let acknowledged = operation.value.index, let entered = task?.enqueueIndex, acknowledged != entered {
                         // The id was handed to another call: the acknowledged one was lost.
                         expected = "entered at index \(acknowledged), found a call entered at \(entered)"
+                    } else if let ingress = operation.value.site, let site = task?.site, ingress != site {
+                        // The same: another site's call holds the id (an index alone can
+                        // coincide when a new leader appends at the index the lost entry had).
+                        expected = "taken at \(ingress), found a call taken at \(site)"
                     } else {
                         expected = nil
                     }

@@ -44,12 +44,15 @@ public struct TaskSnapshot: Codable, Equatable, Sendable {
     public var enqueueTimeMs: UInt64
     /// The log index of the command that created the task (optional evidence).
     public var enqueueIndex: UInt64?
+    /// The site whose node took the call; it never changes (optional evidence).
+    public var site: SiteName?
 
     public init(
         id: TaskID, state: TaskState, agent: AgentID? = nil, queue: String, priority: Int, emergency: Bool,
-        enqueueTimeMs: UInt64, enqueueIndex: UInt64? = nil
+        enqueueTimeMs: UInt64, enqueueIndex: UInt64? = nil, site: SiteName? = nil
     ) {
         self.enqueueIndex = enqueueIndex
+        self.site = site
         self.id = id
         self.state = state
         self.agent = agent

@@ -43,6 +43,7 @@ extension DrillEvidence {
             out.raw(",\"emergency\":"); out.raw(record.emergency ? "true" : "false")
             out.raw(",\"enqueueTimeMs\":"); out.number(record.enqueueTimeMs)
             out.raw(",\"enqueueIndex\":"); out.number(record.enqueueIndex)
+            out.raw(",\"site\":"); out.string(names.name(of: record.site))
             out.raw("}")
         }
         out.raw("],\"agents\":[")

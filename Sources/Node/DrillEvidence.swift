@@ -67,6 +67,8 @@ struct DrillEvidence: Sendable {
         var enqueueTimeMs: UInt64
         /// The log index of its enqueue; 0 when first seen in a snapshot.
         var enqueueIndex: UInt64
+        /// The site whose node took the call (never changes).
+        var site: ContactCenter.SiteID
     }
 
     static let offersMaxDefault = 2_000_000
@@ -184,7 +186,7 @@ struct DrillEvidence: Sendable {
         }
         return TaskRecord(id: task.id, phase: Self.phase(task.state), agent: task.agent, token: task.agent == nil ? nil : task.token,
                           queue: task.queue, priority: task.priority, emergency: task.callType == .emergency,
-                          enqueueTimeMs: task.enqueuedAt, enqueueIndex: index)
+                          enqueueTimeMs: task.enqueuedAt, enqueueIndex: index, site: task.site)
     }
 
     private func refreshed(_ record: TaskRecord, from task: ContactTask) -> TaskRecord {

@@ -42,6 +42,24 @@ struct LostAckCheckerTests {
         #expect(verdict.details.contains { $0.contains("entered at index 40") && $0.contains("41") })
     }
 
+    @Test func acknowledgedEnqueueWhoseIdWentToAnotherSitesCallFails() {
+        var drill = SyntheticDrill.make()
+        // The lost entry and its replacement sit at the same index, but the replacement
+        // was taken at another site.
+        let operation = drill.history.firstIndex { $0.kind == .enqueue && $0.task == TaskID("t-004") }!
+        let ingress = try! #require(drill.history[operation].value.site)
+        for node in drill.survivors.indices {
+            let task = drill.survivors[node].tasks.firstIndex { $0.id == TaskID("t-004") }!
+            drill.survivors[node].tasks[task].site = ingress
+        }
+        #expect(LostAckChecker.check(history: drill.history, survivors: drill.survivors).result == .pass)
+        let task = drill.survivors[0].tasks.firstIndex { $0.id == TaskID("t-004") }!
+        drill.survivors[0].tasks[task].site = SiteName("elsewhere")
+        let verdict = LostAckChecker.check(history: drill.history, survivors: drill.survivors)
+        #expect(verdict.result == .fail)
+        #expect(verdict.details.contains { $0.contains("taken at \(ingress)") && $0.contains("elsewhere") })
+    }
+
     @Test func acknowledgedCompleteRolledBackFails() {
         var drill = SyntheticDrill.make()
         let index = drill.survivors[0].tasks.firstIndex { $0.id == TaskID("t-002") }!

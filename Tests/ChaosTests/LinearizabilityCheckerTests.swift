@@ -17,6 +17,24 @@ struct LinearizabilityCheckerTests {
     }
     static func offer(_ agent: AgentID, _ token: UInt64) -> OperationValue { OperationValue(agent: agent, token: token) }
 
+    @Test func aTaskCreatedByAnEnqueueThatGotNoAnswerIsExplainedByIt() {
+        // The caller's enqueue timed out (no id learnt); an agent was then offered task 9.
+        let unanswered = ClientOperation(id: 1, client: "ivr", kind: .enqueue, task: TaskID("unknown-1"), invokeUs: 1_000,
+                                         completeUs: 5_000_000, outcome: .unknown, value: OperationValue(queue: "q"))
+        let offered = Self.history([(.offer, 100, 110, .ok, Self.offer(Self.a, 1))], task: "9").map { operation in
+            var operation = operation
+            operation.id = 2
+            return operation
+        }
+        #expect(LinearizabilityChecker.check(history: [unanswered] + offered).result == .pass)
+        // Without it, or with it invoked only after the offer was seen, the task came from nowhere.
+        #expect(LinearizabilityChecker.check(history: offered).result == .fail)
+        var late = unanswered
+        late.invokeUs = 200_000
+        late.completeUs = 300_000
+        #expect(LinearizabilityChecker.check(history: [late] + offered).result == .fail)
+    }
+
     @Test func correctSyntheticDrillIsLinearizable() {
         let verdict = LinearizabilityChecker.check(history: SyntheticDrill.make().history)
         #expect(verdict.result == .pass, "\(verdict)")

@@ -53,7 +53,7 @@ struct DrillRunTests {
         let scenario = """
             {"name": "leader-cut", "description": "The leader's site is cut off for 12 s, then healed.",
              "sites": ["boston", "denver", "seattle"], "latency": {"defaultMs": 5, "jitterMs": 1},
-             "workload": {"enqueuePerSecond": 9, "readsPerSecond": 25, "agentsPerSite": 3, "agentCapacity": 2,
+             "workload": {"enqueuePerSecond": 15, "readsPerSecond": 25, "agentsPerSite": 3, "agentCapacity": 2,
                           "queues": ["triage"], "emergencyFraction": 0.1, "handleMs": 1500, "abandonFraction": 0.05},
              "steps": [{"at": 8, "action": "isolate", "site": "@leader"}, {"at": 20, "action": "heal"}],
              "targets": {"rtoSeconds": 15, "rpoEntries": 0}, "durationSeconds": 30}
@@ -89,13 +89,13 @@ struct DrillRunTests {
         for node in cluster.nodes {
             #expect(!ProcessControl.isRunning(node.pid, commandContains: ["serve", node.config]), "\(node.node) still runs")
         }
-        try FileManager.default.removeItem(atPath: outcome.directory)
+        if outcome.status == 0 { try FileManager.default.removeItem(atPath: outcome.directory) }
     }
 
     @Test func theLeaderCutDrillPassesOnACorrectBuild() throws {
         let outcome = try Self.drill(try Self.partitionScenario(), seed: 5, slot: 23)
         #expect(outcome.status == 0, "\(outcome.output)")
-        try FileManager.default.removeItem(atPath: outcome.directory)
+        if outcome.status == 0 { try FileManager.default.removeItem(atPath: outcome.directory) }
     }
 
     @Test(arguments: [
@@ -108,6 +108,6 @@ struct DrillRunTests {
         #expect(outcome.status == 1, "\(outcome.output)")
         #expect(outcome.report["passed"] as? Bool == false)
         #expect(outcome.verdict(checker) == "fail", "\(bug) should fail \(checker):\n\(outcome.output)")
-        try FileManager.default.removeItem(atPath: outcome.directory)
+        if outcome.verdict(checker) == "fail" { try FileManager.default.removeItem(atPath: outcome.directory) }
     }
 }
