@@ -29,8 +29,10 @@ public struct SiteName: Hashable, Comparable, Codable, Sendable, CustomStringCon
     public var description: String { rawValue }
 }
 
-/// A task's external id. The workload chooses it (it doubles as the idempotency key of
-/// the enqueue), so the history knows every task's id before the node answers.
+/// A task's external id: the decimal id the cluster assigned (`POST /v1/tasks` answers
+/// it). An enqueue that got no answer never learnt its id; the history names it
+/// `unknown-<operation id>` and the linearizability checker may attribute an otherwise
+/// unexplained task to it.
 public struct TaskID: Hashable, Comparable, Codable, Sendable, CustomStringConvertible {
     public var rawValue: String
     public init(_ rawValue: String) { self.rawValue = rawValue }

@@ -60,10 +60,10 @@ final class DrillRunner: Sendable {
         sigaddset(&stopSignals, SIGTERM)
         pthread_sigmask(SIG_BLOCK, &stopSignals, nil)
 
-        print("drill \(scenario.name): \(scenario.sites.map(\.rawValue).joined(separator: ", ")), \(Int(scenario.durationSeconds)) s, seed \(settings.seed)")
-        print("  \(scenario.description)")
-        if !settings.bugs.isEmpty { print("  bug switches on: \(settings.bugs.joined(separator: ", ")) (the drill is expected to fail)") }
-        print("starting \(scenario.sites.count) nodes behind fault proxies in \(clusterDirectory) ...")
+        say("drill \(scenario.name): \(scenario.sites.map(\.rawValue).joined(separator: ", ")), \(Int(scenario.durationSeconds)) s, seed \(settings.seed)")
+        say("  \(scenario.description)")
+        if !settings.bugs.isEmpty { say("  bug switches on: \(settings.bugs.joined(separator: ", ")) (the drill is expected to fail)") }
+        say("starting \(scenario.sites.count) nodes behind fault proxies in \(clusterDirectory) ...")
         var block: [String: Any] = ["evidence": true, "diskDelay": true]
         if !settings.bugs.isEmpty { block["bugs"] = settings.bugs }
         let cluster = try DrillCluster(
@@ -74,14 +74,14 @@ final class DrillRunner: Sendable {
         var interrupted = false
         do {
             try workload.configure(timeoutMs: Self.setupTimeoutMs)
-            if let leader = cluster.leader() { print("leader: \(leader); \(scenario.workload.agentsPerSite) agents per site; workload starting") }
+            if let leader = cluster.leader() { say("leader: \(leader); \(scenario.workload.agentsPerSite) agents per site; workload starting") }
             recorder.start()
             recorder.event(.note, "start", label: "workload starts")
             _ = workload.start()
             let monitor = Thread { self.monitorLoop(cluster) }
             monitor.start()
             interrupted = executeSteps(cluster, signals: stopSignals)
-            print(interrupted ? "interrupted: stopping the workload and collecting the evidence so far" : "steps done; stopping the workload")
+            say(interrupted ? "interrupted: stopping the workload and collecting the evidence so far" : "steps done; stopping the workload")
             workload.stop()
             monitorStop.store(true, ordering: .releasing)
         } catch {
@@ -92,9 +92,9 @@ final class DrillRunner: Sendable {
         }
         let status = finish(cluster, workload: workload, interrupted: interrupted)
         if settings.keep {
-            print("the cluster is still running: lifeline status --cluster \(clusterDirectory); stop it with lifeline cluster down --dir \(clusterDirectory)")
+            say("the cluster is still running: lifeline status --cluster \(clusterDirectory); stop it with lifeline cluster down --dir \(clusterDirectory)")
             _ = cluster.mesh.stop()
-            print("(the fault proxies stopped with the harness: the nodes no longer reach each other until restarted)")
+            say("(the fault proxies stopped with the harness: the nodes no longer reach each other until restarted)")
         } else {
             cluster.stopAll()
         }
@@ -130,11 +130,11 @@ final class DrillRunner: Sendable {
         do {
             let (sites, label, recovery) = try apply(action, cluster, using: &generator)
             recorder.event(recovery ? .recovery : .fault, action.keyword, sites: sites, label: label)
-            print(String(format: "[%6.1f s] %@ %@", recorder.elapsedSeconds, recovery ? "recover" : "FAULT  ", label))
+            say(String(format: "[%6.1f s] %@ %@", recorder.elapsedSeconds, recovery ? "recover" : "FAULT  ", label))
         } catch {
             // A step that cannot run (e.g. @down with nothing down) is marked, not fatal.
             recorder.event(.note, "skipped", label: "\(action.keyword) skipped: \(error)")
-            print(String(format: "[%6.1f s] skipped %@: %@", recorder.elapsedSeconds, action.keyword, "\(error)"))
+            say(String(format: "[%6.1f s] skipped %@: %@", recorder.elapsedSeconds, action.keyword, "\(error)"))
         }
     }
 
@@ -297,22 +297,27 @@ final class DrillRunner: Sendable {
     // MARK: - Monitor
 
     /// Once a second: the leader and the sites' up/down marks as the cluster sees them
-    /// (timeline notes), and the call-center KPIs (samples for the report).
+    /// (timeline notes), and the call-center KPIs (samples for the report). Only a node
+    /// that says it is the leader is believed: a node cut off from the majority answers
+    /// with its own stale view.
     private func monitorLoop(_ cluster: DrillCluster) {
         var leader: String?
         var down: Set<String> = []
         var clients: [NodeName: HTTPClient] = [:]
         while !monitorStop.load(ordering: .acquiring) {
             let started = recorder.nowUs()
-            for node in cluster.live {
+            let live = cluster.live
+            // The last leader first: usually one request a second.
+            let order = live.filter { $0.rawValue == leader } + live.filter { $0.rawValue != leader }
+            for node in order {
                 guard let client = clients[node] ?? cluster.client(node) else { continue }
                 clients[node] = client
                 guard let reply = DrillHTTP.call(client, "GET", "/v1/cluster", token: cluster.opsToken, timeoutMs: 800), reply.status == 200,
-                      let object = reply.object, let current = object["leader"] as? String, !current.isEmpty
+                      let object = reply.object, let current = object["leader"] as? String, current == node.rawValue
                 else { continue }
                 if current != leader {
                     recorder.event(.note, "leader", sites: [SiteName(current)], label: "leader \(current)")
-                    if leader != nil { print(String(format: "[%6.1f s] seen    new leader %@", recorder.elapsedSeconds, current)) }
+                    if leader != nil { say(String(format: "[%6.1f s] seen    new leader %@", recorder.elapsedSeconds, current)) }
                     leader = current
                 }
                 let center = object["contactCenter"] as? [String: Any] ?? [:]
@@ -322,11 +327,11 @@ final class DrillRunner: Sendable {
                     if !up && !down.contains(name) {
                         down.insert(name)
                         recorder.event(.note, "site-down", sites: [SiteName(name)], label: "\(name) marked down")
-                        print(String(format: "[%6.1f s] seen    %@ marked down; its calls reroute", recorder.elapsedSeconds, name))
+                        say(String(format: "[%6.1f s] seen    %@ marked down; its calls reroute", recorder.elapsedSeconds, name))
                     } else if up && down.contains(name) {
                         down.remove(name)
                         recorder.event(.note, "site-up", sites: [SiteName(name)], label: "\(name) back up")
-                        print(String(format: "[%6.1f s] seen    %@ back up", recorder.elapsedSeconds, name))
+                        say(String(format: "[%6.1f s] seen    %@ back up", recorder.elapsedSeconds, name))
                     }
                 }
                 if let sample = KpiSample(atUs: recorder.nowUs(), center: center) { samples.withLock { $0.append(sample) } }
@@ -340,7 +345,7 @@ final class DrillRunner: Sendable {
     private func printProgress(_ cluster: DrillCluster) {
         let counts = recorder.snapshotCounts
         let down = cluster.nodes.filter { cluster.health($0) != .running }.map { "\($0) \(cluster.health($0).rawValue)" }
-        print(String(format: "[%6.1f s] ", recorder.elapsedSeconds)
+        say(String(format: "[%6.1f s] ", recorder.elapsedSeconds)
             + "ops ok \(counts.ok), failed \(counts.failed), unknown \(counts.unknown) | calls \(counts.enqueued), offers \(counts.offered), "
             + "completed \(counts.completed), abandoned \(counts.abandoned)" + (down.isEmpty ? "" : " | " + down.joined(separator: ", ")))
     }
@@ -356,7 +361,7 @@ final class DrillRunner: Sendable {
         cluster.mesh.heal()
         for node in cluster.nodes where cluster.health(node) == .paused { try? cluster.resume(node) }
         for node in slowDisks.withLock({ Array($0) }) { try? setDiskDelay(node, ms: 0, cluster) }
-        print("healed; waiting for the survivors (\(cluster.live.map(\.rawValue).joined(separator: ", "))) to converge ...")
+        say("healed; waiting for the survivors (\(cluster.live.map(\.rawValue).joined(separator: ", "))) to converge ...")
         let survivors = converge(cluster)
         let auditVerdict = verifyAudit(cluster)
 
@@ -394,12 +399,12 @@ final class DrillRunner: Sendable {
             printError("lifeline drill: cannot write the report into \(settings.out): \(error)")
             return ExitCode.failed
         }
-        print("\(history.count) operations, history sha256 \(hash)")
+        say("\(history.count) operations, history sha256 \(hash)")
         for verdict in report.verdicts {
-            print("\(verdict.result.rawValue.uppercased().padding(toLength: 13, withPad: " ", startingAt: 0))\(verdict.checker): \(verdict.summary)")
-            for detail in verdict.details.prefix(5) { print("              \(detail)") }
+            say("\(verdict.result.rawValue.uppercased().padding(toLength: 13, withPad: " ", startingAt: 0))\(verdict.checker): \(verdict.summary)")
+            for detail in verdict.details.prefix(5) { say("              \(detail)") }
         }
-        print("\(report.passed ? "PASS" : "FAIL"): \(out.appendingPathComponent("report.html").path)")
+        say("\(report.passed ? "PASS" : "FAIL"): \(out.appendingPathComponent("report.html").path)")
         return report.passed ? ExitCode.ok : ExitCode.failed
     }
 
@@ -413,7 +418,7 @@ final class DrillRunner: Sendable {
             if states.count == cluster.live.count && indexes.count == 1 { return states }
             ProcessControl.pause(ms: 250)
         } while Node.MonotonicClock.now() < deadline
-        print("the survivors did not reach one applied index within \(Self.convergeTimeoutMs / 1_000) s: \(states.map { "\($0.node) \($0.appliedIndex)" })")
+        say("the survivors did not reach one applied index within \(Self.convergeTimeoutMs / 1_000) s: \(states.map { "\($0.node) \($0.appliedIndex)" })")
         return states
     }
 

@@ -53,7 +53,7 @@ struct DrillRunTests {
         let scenario = """
             {"name": "leader-cut", "description": "The leader's site is cut off for 12 s, then healed.",
              "sites": ["boston", "denver", "seattle"], "latency": {"defaultMs": 5, "jitterMs": 1},
-             "workload": {"enqueuePerSecond": 15, "readsPerSecond": 25, "agentsPerSite": 3, "agentCapacity": 2,
+             "workload": {"enqueuePerSecond": 15, "readsPerSecond": 25, "agentsPerSite": 3, "agentCapacity": 1,
                           "queues": ["triage"], "emergencyFraction": 0.1, "handleMs": 1500, "abandonFraction": 0.05},
              "steps": [{"at": 8, "action": "isolate", "site": "@leader"}, {"at": 20, "action": "heal"}],
              "targets": {"rtoSeconds": 15, "rpoEntries": 0}, "durationSeconds": 30}
