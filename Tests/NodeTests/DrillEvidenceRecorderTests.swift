@@ -109,10 +109,11 @@ import Vault
 
         let tasks = Dictionary(uniqueKeysWithValues: final.tasks.map { ($0.id.rawValue, $0) })
         #expect(tasks["1"] == TaskSnapshot(id: TaskID("1"), state: .completed, agent: AgentID("alice"), queue: "triage", priority: 5,
-                                           emergency: false, enqueueTimeMs: 1_004))
+                                           emergency: false, enqueueTimeMs: 1_004, enqueueIndex: 7, site: SiteName("boston")))
         #expect(tasks["2"] == TaskSnapshot(id: TaskID("2"), state: .offered, agent: AgentID("dan"), queue: "triage", priority: 0,
-                                           emergency: false, enqueueTimeMs: 1_010))
-        #expect(tasks["3"] == TaskSnapshot(id: TaskID("3"), state: .abandoned, queue: "triage", priority: 0, emergency: true, enqueueTimeMs: 1_012))
+                                           emergency: false, enqueueTimeMs: 1_010, enqueueIndex: 11, site: SiteName("boston")))
+        #expect(tasks["3"] == TaskSnapshot(id: TaskID("3"), state: .abandoned, queue: "triage", priority: 0, emergency: true, enqueueTimeMs: 1_012,
+                                           enqueueIndex: 13, site: SiteName("boston")))
         #expect(final.agents == [AgentSnapshot(id: AgentID("alice"), site: SiteName("boston"), capacity: 9),
                                  AgentSnapshot(id: AgentID("dan"), site: SiteName("denver"), capacity: 3)])
         #expect(final.auditHead == Hex.encode(run.machine.security.lastHash))
