@@ -295,9 +295,11 @@ public struct LifelineStateMachine: NodeApplication {
             return agent(config.id)
         case .setPresence(let id, _):
             return agent(id)
-        case .accept(let t, let a, _), .decline(let t, let a, _), .wrapUp(let t, let a, _), .complete(let t, let a, _, _),
-             .transfer(let t, let a, _, _), .escalate(let t, let a, _, _, _):
-            return agent(a) ?? task(t)
+        case .accept(_, let a, _), .decline(_, let a, _), .wrapUp(_, let a, _), .complete(_, let a, _, _),
+             .transfer(_, let a, _, _), .escalate(_, let a, _, _, _):
+            // The holder's own work: the router gives agents calls from every site (that is
+            // failover), so acting for an agent of one's site covers any task they hold.
+            return agent(a)
         case .abandon(let t), .requestCallback(let t, _):
             return task(t)
         case .configure, .addSite, .defineQueue, .enqueue, .tick:

@@ -35,7 +35,9 @@ import Testing
         let leaderView = cluster.view(leader)
         let target = (leaderView?["appliedIndex"] as? NSNumber)?.uint64Value ?? 0
         try cluster.restart(lagging)
-        #expect(cluster.waitUntil(timeoutMs: 60_000) { cluster.converged(all, atLeast: target) },
+        // A liveness bound, generous for a loaded 2-core CI machine (a 25 MiB snapshot is
+        // copied, framed and re-persisted several times); the bug it guards was "never".
+        #expect(cluster.waitUntil(timeoutMs: 180_000) { cluster.converged(all, atLeast: target) },
                 "the rejoining node did not catch up\n\(cluster.logs())")
         let logText = (try? String(contentsOfFile: cluster.directory + "/\(leader).log", encoding: .utf8)) ?? ""
         let sizes = logText.split(separator: "\n").filter { $0.contains("\"event\":\"snapshot.taken\"") }.compactMap { line -> Int? in
