@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Node
 import Raft
 import Simulation
 
@@ -63,18 +64,7 @@ func monotonicNanoseconds() -> UInt64 {
 }
 
 /// Peak resident set size of this process in KiB (Linux: VmHWM).
-func peakResidentKiB() -> Int? {
-    guard let file = fopen("/proc/self/status", "r") else { return nil }
-    defer { fclose(file) }
-    var line = [CChar](repeating: 0, count: 256)
-    while fgets(&line, Int32(line.count), file) != nil {
-        let text = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        if text.hasPrefix("VmHWM:") {
-            return Int(text.dropFirst(6).trimmingCharacters(in: " \tkB\n"))
-        }
-    }
-    return nil
-}
+func peakResidentKiB() -> Int? { ProcessStatus.kibibytes("VmHWM", pid: getpid()) }
 
 extension StringProtocol {
     func trimmingCharacters(in set: String) -> String {
