@@ -36,14 +36,14 @@ let benchCompareHelp = """
          the leader's index, and the leader's latest snapshot size.
     Then, Lifeline only, each on a fresh 3-node cluster:
       4. task enqueue (unless --skip-tasks): the same concurrency levels and
-         load generator, POST /v1/tasks to the leader (supervisor token from
+         load generator, a fresh cluster per level, POST /v1/tasks to the leader (supervisor token from
          'cluster up'): a voice task in a queue defined first, for a new
          synthetic patient each time {id, name, phone, dateOfBirth}, whose PHI
          the node seals with AES-256-GCM under a new data key before the
          command enters the log. No agent is logged in, so every task stays
          queued and the state grows during the levels. Compared with etcd's
          puts at the same concurrency;
-      5. queued tasks (unless --queued-tasks 0): N tasks (default 100,000) are
+      5. queued tasks (unless --queued-tasks 0): N tasks (default 10,000) are
          enqueued at 64 clients with no agent logged in; once every node has
          applied the leader's commit index, each node's peak RSS (VmHWM in
          /proc/PID/status) and current RSS are printed with the queue depth.
@@ -62,11 +62,14 @@ let benchCompareHelp = """
                            100000; the issue asks for 1000000: pass it when you have
                            the minutes)
       --queued-tasks N     tasks queued before the nodes' peak RSS is read,
-                           0...2000000 (default 100000; 0 skips step 5)
+                           0...2000000 (default 10000; 0 skips step 5). The issue
+                           asks for 100000, but today every enqueue copies the
+                           growing state (Docs/performance.md), so the time grows
+                           with the square of N: 10000 takes minutes, 100000 hours
       --skip-tasks         skip the task-enqueue levels (step 4)
       --value-bytes N      bytes per kv write, 1...65536 (default 256)
       --base-port P        etcd uses P+1.. and P+51..; Lifeline P+100+1.. and
-                           P+100+51.., its task-enqueue cluster P+200+..., its
+                           P+100+51.., its task-enqueue clusters P+200+..., its
                            queued-tasks cluster P+300+... (default 17200)
       --dir DIR            keep both clusters' files under DIR (default: a
                            temporary directory, removed at the end)
@@ -135,7 +138,7 @@ let benchTaskQueue = "bench-voice"
     let levels = try concurrencyList(options.value("concurrency") ?? "1,16,64,256")
     let failovers = try options.int("failovers", default: 5, range: 0...20)
     let commands = try options.int("commands", default: 100_000, range: 0...10_000_000)
-    let queuedTasks = try options.int("queued-tasks", default: 100_000, range: 0...2_000_000)
+    let queuedTasks = try options.int("queued-tasks", default: 10_000, range: 0...2_000_000)
     let valueBytes = try options.int("value-bytes", default: 256, range: 1...65_536)
     let base = try options.int("base-port", default: 17_200, range: 1024...64_800)
     let keep = options.value("dir") != nil
@@ -176,10 +179,8 @@ let benchTaskQueue = "bench-voice"
         try runLifeline(cluster, &lifeline, levels: levels, seconds: seconds, valueBytes: valueBytes, failovers: failovers, commands: commands)
     }
     if !options.has("skip-tasks") {
-        say("\n== Lifeline task enqueue: POST /v1/tasks on a fresh cluster, a new patient per task, no agents (tasks stay queued)")
-        let cluster = try LifelineBenchCluster.start(directory: root + "/lifeline-tasks", basePort: base + 200, snapshotEvery: 10_000)
-        defer { cluster.stop() }
-        lifeline.taskLevels = try runLifelineTasks(cluster, levels: levels, seconds: seconds)
+        say("\n== Lifeline task enqueue: POST /v1/tasks, a fresh cluster per level, a new patient per task, no agents (tasks stay queued)")
+        lifeline.taskLevels = try runLifelineTasks(directory: root + "/lifeline-tasks", basePort: base + 200, levels: levels, seconds: seconds)
     }
     if queuedTasks > 0 {
         say("\n== Lifeline memory at \(queuedTasks) queued tasks: a fresh cluster, 64 clients, no agents")
@@ -296,15 +297,19 @@ private func runLifeline(_ cluster: LifelineBenchCluster, _ figures: inout Syste
     }
 }
 
-/// POST /v1/tasks at each concurrency level, to the leader; returns the levels.
-private func runLifelineTasks(_ cluster: LifelineBenchCluster, levels: [Int], seconds: Int)
+/// POST /v1/tasks at each concurrency level, to the leader, each level on a
+/// fresh cluster: every enqueue makes the state larger (a queued task, a data
+/// key, an audit event), so a level must not inherit the tasks of the one before.
+private func runLifelineTasks(directory: String, basePort: Int, levels: [Int], seconds: Int)
     throws -> [(concurrency: Int, result: LoadResult, serverCores: Double)] {
-    let leader = try cluster.waitForLeader()
-    try cluster.defineVoiceQueue(benchTaskQueue, api: leader.api)
-    say("leader \(leader.node); queue \(benchTaskQueue) (voice)")
-    say(levelHeader + "   entries/fsync   queued after")
     var measured: [(concurrency: Int, result: LoadResult, serverCores: Double)] = []
     for (index, concurrency) in levels.enumerated() {
+        let cluster = try LifelineBenchCluster.start(directory: directory + "-\(concurrency)", basePort: basePort, snapshotEvery: 10_000)
+        defer { cluster.stop() }
+        let leader = try cluster.waitForLeader()
+        try cluster.defineVoiceQueue(benchTaskQueue, api: leader.api)
+        say("leader \(leader.node); queue \(benchTaskQueue) (voice)")
+        say(levelHeader + "   entries/fsync   queued after")
         let before = cluster.storageCounters(leader.api)
         let target = cluster.taskTarget(addresses: [leader.api], queue: benchTaskQueue, tag: "l\(index)")
         let (result, cores) = cluster.measure { LoadGenerator(target: target).run(concurrency: concurrency, seconds: Double(seconds)) }
