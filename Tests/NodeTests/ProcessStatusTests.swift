@@ -36,7 +36,9 @@ import Testing
     @Test func readsThisProcess() {
         let peak = ProcessStatus.kibibytes("VmHWM", pid: getpid())
         let current = ProcessStatus.kibibytes("VmRSS", pid: getpid())
-        #expect(peak != nil && current != nil)
-        if let peak, let current { #expect(peak >= current && current > 0) }
+        // No order between the two: the kernel updates VmHWM lazily, so it can
+        // trail VmRSS for a moment.
+        #expect((peak ?? 0) > 0)
+        #expect((current ?? 0) > 0)
     }
 }
