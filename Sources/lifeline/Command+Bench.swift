@@ -19,7 +19,7 @@ let benchmarks: [Benchmark] = [
     Benchmark(name: "storage", summary: "the durable Raft log: SQLite WAL, one fsync per batch", help: benchStorageHelp, run: benchStorage),
     Benchmark(name: "routing", summary: "the contact-center state machine: routing at scale", help: benchRoutingHelp, run: benchRouting),
     Benchmark(name: "cluster", summary: "a 3-node TLS cluster with fsync: commits/s and latency per client count", help: benchClusterHelp, run: benchCluster),
-    Benchmark(name: "compare", summary: "Lifeline vs etcd on this machine: throughput, latency, failover, rejoin", help: benchCompareHelp, run: benchCompare),
+    Benchmark(name: "compare", summary: "Lifeline vs etcd on this machine: throughput, latency, failover, rejoin; task enqueue, memory at queued tasks", help: benchCompareHelp, run: benchCompare),
 ]
 
 let benchCommand = Command(
