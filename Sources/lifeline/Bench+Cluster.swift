@@ -170,6 +170,36 @@ final class LifelineBenchCluster: @unchecked Sendable {
         }, preparedPerWorker: distinctKeys ? 0 : 64)
     }
 
+    // MARK: - Task enqueue
+
+    /// Defines `queue` for voice tasks (PUT /v1/queues/{name}, supervisor token).
+    func defineVoiceQueue(_ queue: String, api: HostPort) throws {
+        let client = HTTPClient(address: api, headers: file.authorization("supervisor"), connector: connector)
+        let response = try client.sendJSON("PUT", "/v1/queues/\(queue)", json: ["channels": ["voice"]], timeoutMs: 10_000)
+        guard (200..<300).contains(response.status) else {
+            throw CommandFailure("PUT /v1/queues/\(queue) answered \(response.status): \(String(decoding: response.body.prefix(200), as: UTF8.self))")
+        }
+    }
+
+    /// The number of tasks waiting in `queue`, as `api` reports it (GET /v1/queues/{name}, linearizable).
+    func queueDepth(_ queue: String, api: HostPort) -> Int? {
+        let client = HTTPClient(address: api, headers: file.authorization("supervisor"), connector: connector)
+        return (try? client.send("GET", "/v1/queues/\(queue)", timeoutMs: 10_000).jsonObject)?["depth"] as? Int
+    }
+
+    /// POST /v1/tasks: a voice task in `queue` for a synthetic patient, a new
+    /// patient per request (`PTAG-WORKER-SEQUENCE`, so each task seals its PHI
+    /// under a freshly generated and wrapped data key). `tag` keeps patients of
+    /// different runs apart. The supervisor token of `cluster up` (the first site).
+    func taskTarget(addresses: [HostPort], queue: String, tag: String) -> LoadTarget {
+        let host = addresses[0].description
+        let token = file.authorization("supervisor")
+        return LoadTarget(addresses: addresses, connector: connector, request: { worker, sequence in
+            httpRequest("POST", "/v1/tasks", host: host, body: benchTaskBody(queue: queue, patient: "p\(tag)-\(worker)-\(sequence)", serial: sequence),
+                        headers: token)
+        }, preparedPerWorker: 0)
+    }
+
     // MARK: - Failover and rejoin
 
     func index(of node: String) -> Int? { file.nodes.firstIndex { $0.node == node } }
@@ -215,4 +245,14 @@ final class LifelineBenchCluster: @unchecked Sendable {
         }
         return false
     }
+}
+
+/// The JSON body of one benchmark task: synthetic PHI only (the node validates
+/// it, seals name, phone and date of birth with AES-256-GCM, and keeps only the
+/// reference in the command).
+func benchTaskBody(queue: String, patient: String, serial: Int) -> [UInt8] {
+    let day = 10 + serial % 18
+    let json = #"{"queue":"\#(queue)","channel":"voice","priority":\#(serial % 4),"patient":{"id":"\#(patient)","name":"Bench Patient \#(serial)","#
+        + #""phone":"+1 555 01\#(10 + serial % 90)","dateOfBirth":"1970-01-\#(day)"}}"#
+    return Array(json.utf8)
 }

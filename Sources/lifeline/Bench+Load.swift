@@ -55,6 +55,10 @@ final class LoadGenerator: Sendable {
     let stopRequested = Atomic<Bool>(false)
     /// Acknowledged writes so far (all workers).
     let acknowledged = Atomic<Int>(0)
+    /// Writes sent or acknowledged (all workers): a worker claims one before it
+    /// sends and gives it back when the write fails, so a run with `totalWrites`
+    /// makes exactly that many writes, not up to `concurrency - 1` more.
+    let claimed = Atomic<Int>(0)
 
     static let errorBackoffMs: UInt64 = 5
     static let requestTimeoutMs = 15_000
@@ -120,6 +124,10 @@ final class LoadGenerator: Sendable {
                     continue
                 }
             }
+            if totalWrites != .max && claimed.wrappingAdd(1, ordering: .relaxed).newValue > totalWrites {
+                claimed.wrappingSubtract(1, ordering: .relaxed)
+                break
+            }
             let bytes = prepared.isEmpty ? target.request(worker, sequence) : prepared[sequence % prepared.count]
             sequence += 1
             let start = MonotonicClock.nowNs()
@@ -144,6 +152,7 @@ final class LoadGenerator: Sendable {
                 if acknowledged.wrappingAdd(1, ordering: .relaxed).newValue >= totalWrites { stop() }
             } else {
                 errors += 1
+                if totalWrites != .max { claimed.wrappingSubtract(1, ordering: .relaxed) }
                 ProcessControl.pause(ms: LoadGenerator.errorBackoffMs)
             }
         }
@@ -256,13 +265,10 @@ func processCPUNs(pid: pid_t) -> UInt64 {
 }
 
 /// Peak resident set size (VmHWM) of a process in KiB.
-func peakResidentKiB(pid: pid_t) -> Int? {
-    guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/status"),
-          let text = String(data: data, encoding: .utf8),
-          let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") })
-    else { return nil }
-    return Int(line.dropFirst(6).trimmingCharacters(in: " \tkB"))
-}
+func peakResidentKiB(pid: pid_t) -> Int? { ProcessStatus.kibibytes("VmHWM", pid: pid) }
+
+/// Current resident set size (VmRSS) of a process in KiB.
+func residentKiB(pid: pid_t) -> Int? { ProcessStatus.kibibytes("VmRSS", pid: pid) }
 
 /// Builds raw HTTP/1.1 request bytes.
 func httpRequest(_ method: String, _ path: String, host: String, body: [UInt8], contentType: String = "application/json",

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Node
 import Raft
 import Simulation
 
@@ -18,7 +19,7 @@ let benchmarks: [Benchmark] = [
     Benchmark(name: "storage", summary: "the durable Raft log: SQLite WAL, one fsync per batch", help: benchStorageHelp, run: benchStorage),
     Benchmark(name: "routing", summary: "the contact-center state machine: routing at scale", help: benchRoutingHelp, run: benchRouting),
     Benchmark(name: "cluster", summary: "a 3-node TLS cluster with fsync: commits/s and latency per client count", help: benchClusterHelp, run: benchCluster),
-    Benchmark(name: "compare", summary: "Lifeline vs etcd on this machine: throughput, latency, failover, rejoin", help: benchCompareHelp, run: benchCompare),
+    Benchmark(name: "compare", summary: "Lifeline vs etcd on this machine: throughput, latency, failover, rejoin; task enqueue, memory at queued tasks", help: benchCompareHelp, run: benchCompare),
 ]
 
 let benchCommand = Command(
@@ -63,18 +64,7 @@ func monotonicNanoseconds() -> UInt64 {
 }
 
 /// Peak resident set size of this process in KiB (Linux: VmHWM).
-func peakResidentKiB() -> Int? {
-    guard let file = fopen("/proc/self/status", "r") else { return nil }
-    defer { fclose(file) }
-    var line = [CChar](repeating: 0, count: 256)
-    while fgets(&line, Int32(line.count), file) != nil {
-        let text = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        if text.hasPrefix("VmHWM:") {
-            return Int(text.dropFirst(6).trimmingCharacters(in: " \tkB\n"))
-        }
-    }
-    return nil
-}
+func peakResidentKiB() -> Int? { ProcessStatus.kibibytes("VmHWM", pid: getpid()) }
 
 extension StringProtocol {
     func trimmingCharacters(in set: String) -> String {
