@@ -95,11 +95,19 @@ extension LifelineStateMachine {
 
     /// Applies a sealed record carried by an enqueue: the data key (created on
     /// first use), the ciphertext, and a `phi.write` audit event.
-    static func storeRecord(_ base64: String, actor: String?, role: String?, at: UInt64, into state: inout SecurityState) throws {
+    static func decodeRecord(_ base64: String) throws -> SealedRecord {
         guard let bytes = Base64.decode(base64, urlSafe: false),
               let record = try? JSONDecoder().decode(SealedRecord.self, from: Data(bytes)) else {
             throw VaultError(.malformed, "the sealed record cannot be decoded")
         }
+        return record
+    }
+
+    static func storeRecord(_ base64: String, actor: String?, role: String?, at: UInt64, into state: inout SecurityState) throws {
+        try storeRecord(try decodeRecord(base64), actor: actor, role: role, at: at, into: &state)
+    }
+
+    static func storeRecord(_ record: SealedRecord, actor: String?, role: String?, at: UInt64, into state: inout SecurityState) throws {
         try state.store(record, atMs: at)
         try state.audit(AuditEvent.Draft(
             timeMs: at, actor: actor ?? "unknown", role: role.flatMap(Vault.Role.init(rawValue:)) ?? .agent, action: "phi.write",

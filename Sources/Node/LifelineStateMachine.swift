@@ -162,20 +162,32 @@ public struct LifelineStateMachine: NodeApplication {
             if let scope = fields.string("scopeSite"), let refusal = outOfScope(command, site: scope, registry: registry) {
                 return .failure(code: "forbidden", message: refusal)
             }
-            // A record travels with its enqueue: both apply, or neither.
-            var securityAfter = security
+            // A record travels with its enqueue: both apply, or neither. It is stored in
+            // place and undone if the enqueue is rejected (a copy of the whole security
+            // state per enqueue made ingress slower with every patient and audit event).
+            var undo: SecurityState.RecordUndo?
             if case .enqueue = command, let sealed = fields.string("record") {
                 do {
-                    try Self.storeRecord(sealed, actor: fields.string("actor"), role: fields.string("role"), at: at, into: &securityAfter)
+                    let record = try Self.decodeRecord(sealed)
+                    let point = security.undoPoint(patient: record.patient.rawValue)
+                    undo = point
+                    do {
+                        try Self.storeRecord(record, actor: fields.string("actor"), role: fields.string("role"), at: at, into: &security)
+                    } catch {
+                        security.rollBack(point)
+                        throw error
+                    }
                 } catch {
                     return .failure(code: "invalid_record", message: "\(error)")
                 }
             }
             let result = center.apply(CommandEnvelope(at: at, command))
             // A rejected command changes nothing at all, its time included.
-            guard result.isApplied else { return .applied(result) }
+            guard result.isApplied else {
+                if let undo { security.rollBack(undo) }
+                return .applied(result)
+            }
             clockMs = max(clockMs, at)
-            security = securityAfter
             names = registry
             drained = drainedAfter
             return .applied(result)

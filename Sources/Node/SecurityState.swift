@@ -84,6 +84,31 @@ public struct SecurityState: Sendable, Equatable, Codable {
 
     func isRetired(_ version: UInt32) -> Bool { retiredKEKVersions?.contains(version) == true }
 
+    /// What storing one patient's record changes, saved so a rejected enqueue can be
+    /// undone in place (copying the whole state for every enqueue made ingress cost grow
+    /// with the number of patients and audit events).
+    struct RecordUndo {
+        var patient: String
+        var entry: PatientKeyStore.Entry?
+        var fields: [String: SealedField]?
+        var eventCount: Int
+        var nextSequence: UInt64
+        var lastHash: [UInt8]
+    }
+
+    func undoPoint(patient: String) -> RecordUndo {
+        RecordUndo(patient: patient, entry: keys.entries[Vault.PatientID(patient)], fields: records[patient], eventCount: events.count,
+                   nextSequence: nextSequence, lastHash: lastHash)
+    }
+
+    mutating func rollBack(_ undo: RecordUndo) {
+        keys.restore(Vault.PatientID(undo.patient), entry: undo.entry)
+        records[undo.patient] = undo.fields
+        if events.count > undo.eventCount { events.removeLast(events.count - undo.eventCount) }
+        nextSequence = undo.nextSequence
+        lastHash = undo.lastHash
+    }
+
     /// Stores a sealed record (its data key is created on first use).
     mutating func store(_ record: SealedRecord, atMs: UInt64) throws(VaultError) {
         if let newKey = record.newKey, isRetired(newKey.kekVersion) {

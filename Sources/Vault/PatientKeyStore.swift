@@ -129,6 +129,12 @@ public struct PatientKeyStore: Hashable, Sendable, Codable {
         entries[patient] = Entry(wrapped: wrapped, lastRecordMs: last)
     }
 
+    /// Puts one patient's entry back as it was (nil: none), undoing an `apply` whose
+    /// command was then rejected. Only for that: it bypasses every check.
+    public mutating func restore(_ patient: PatientID, entry: Entry?) {
+        entries[patient] = entry
+    }
+
     // MARK: - Reading
 
     /// Decrypts one field of `patient`. `name` MUST be the name it was sealed

@@ -194,6 +194,35 @@ import Vault
     /// the anchor: the rest verifies from it, the archive and the rest verify as
     /// one chain, a snapshot keeps the anchor; a wrong hash, an archived or an
     /// unknown sequence is refused and changes nothing.
+    /// The record is stored in place and undone when the enqueue it travels with is
+    /// rejected: the state (hash, keys, records, audit head) is as if it never came.
+    @Test func aRecordWhoseEnqueueIsRejectedLeavesNoTrace() throws {
+        let ring = try KeyRing.generate(clusterID: "test", now: Date())
+        var (machine, _) = Self.run(Self.script)
+        let record = try machine.security.keys.encrypt(fields: ["name": Array("Jane Roe".utf8)], patient: Vault.PatientID("ref-8"), ring: ring)
+        let sealed = Base64.encode(Array(try JSONEncoder().encode(record)), urlSafe: false)
+        func enqueue(_ channel: String) -> [UInt8] {
+            Self.command("enqueue", at: 3_000, ["queue": "scheduling", "channel": channel, "callType": "general",
+                                                "patient": "ref-8", "site": "boston", "record": sealed, "actor": "ivr", "role": "agent"])
+        }
+        let before = machine.stateHash
+        let securityBefore = machine.security
+        // The core refuses it (scheduling takes voice and chat), after the record was stored.
+        let refused = String(decoding: machine.apply(index: 20, command: enqueue("email")), as: UTF8.self)
+        #expect(refused.contains("channel"), "\(refused)")
+        #expect(machine.stateHash == before, "a rejected enqueue changed the state")
+        #expect(machine.security == securityBefore, "a rejected enqueue left its record, key or audit event behind")
+        #expect(throws: VaultError.self) { _ = try machine.security.readRecord("ref-8", ring: ring) }
+        // The same record on a channel the queue takes applies, its audit event after the old head.
+        let applied = String(decoding: machine.apply(index: 21, command: enqueue("voice")), as: UTF8.self)
+        #expect(applied.contains("\"ok\":true"), "\(applied)")
+        #expect(try machine.security.readRecord("ref-8", ring: ring) == ["name": "Jane Roe"])
+        #expect(machine.security.events.count == securityBefore.events.count + 1)
+        if case .failure(let broken) = AuditChain.verify(machine.security.events, expectedHead: machine.security.lastHash) {
+            Issue.record("the audit chain broke: \(broken)")
+        }
+    }
+
     @Test func archivingTheAuditTrailKeepsAnAnchoredHeadThatVerifies() throws {
         var (machine, _) = Self.run(Self.script)
         let untouched = machine.stateHash
