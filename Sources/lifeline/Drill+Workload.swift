@@ -148,15 +148,27 @@ final class DrillWorkload: Sendable {
         }
         let anySupervisor = cluster.supervisorTokens[cluster.sites[0]]!
         for queue in plan.queues {
-            try put("/v1/queues/\(queue)", ["channels": ["voice", "callback"], "serviceLevelSeconds": 30], token: anySupervisor)
+            let channel = channel(of: queue)
+            let channels = channel == "voice" ? ["voice", "callback"] : [channel]
+            try put("/v1/queues/\(queue)", ["channels": channels, "serviceLevelSeconds": 30], token: anySupervisor)
         }
         for site in cluster.sites {
             for index in 1...plan.agentsPerSite {
-                let capacity: [String: Any] = ["voice": plan.agentCapacity, "chat": 0, "sms": 0, "email": 0]
+                var capacity: [String: Any] = ["voice": 0, "chat": 0, "sms": 0, "email": 0]
+                for queue in plan.queues { capacity[channel(of: queue)] = plan.agentCapacity }
                 try put("/v1/agents/\(Self.agentName(site: site, index: index))", ["site": site.rawValue, "roles": ["nurse"], "capacity": capacity],
                         token: cluster.supervisorTokens[site]!)
             }
         }
+    }
+
+    /// Each queue takes one channel: the scenario's first queue voice (and callbacks),
+    /// then chat, SMS, email, voice, ... Within a queue every task then competes in one
+    /// capacity class, so rank alone orders it (what the order checker assumes), while
+    /// the drill still covers every channel; an agent may hold one task per channel.
+    func channel(of queue: String) -> String {
+        let channels = ["voice", "chat", "sms", "email"]
+        return channels[(plan.queues.firstIndex(of: queue) ?? 0) % channels.count]
     }
 
     // MARK: - Threads
@@ -230,7 +242,7 @@ final class DrillWorkload: Sendable {
             let priority = Int.random(in: 0...3, using: &generator)
             // A synthetic caller: no real person's data ever enters a drill.
             let body: [String: Any] = [
-                "queue": queue, "channel": "voice", "callType": emergency ? "emergency" : "general", "priority": priority,
+                "queue": queue, "channel": channel(of: queue), "callType": emergency ? "emergency" : "general", "priority": priority,
                 "patient": ["id": "drill-\(site)-\(serial)", "name": "Drill Caller \(serial)", "phone": "+1 555 0100",
                             "dateOfBirth": "1970-01-01"],
             ]
@@ -262,7 +274,8 @@ final class DrillWorkload: Sendable {
             if roll < plan.abandonFraction * 2 {
                 // Half of these callers hang up, half ask to be called back instead of waiting.
                 let wait = UInt64.random(in: 2_000_000...10_000_000, using: &generator)
-                patience.append((id, invocation.atUs + wait, node, roll < plan.abandonFraction))
+                // Only a call can become a callback (it takes the voice slot).
+                patience.append((id, invocation.atUs + wait, node, roll < plan.abandonFraction && channel(of: queue) == "voice"))
             }
             patience = patience.filter { caller in
                 guard recorder.nowUs() >= caller.atUs else { return true }
