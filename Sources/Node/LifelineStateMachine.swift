@@ -162,6 +162,10 @@ public struct LifelineStateMachine: NodeApplication {
             if let scope = fields.string("scopeSite"), let refusal = outOfScope(command, site: scope, registry: registry) {
                 return .failure(code: "forbidden", message: refusal)
             }
+            // An agent or nurse ends or parks only a call offered or assigned to them.
+            if let holder = fields.string("scopeAgent"), let refusal = notHolder(command, agent: holder, registry: registry) {
+                return .failure(code: "forbidden", message: refusal)
+            }
             // A record travels with its enqueue: both apply, or neither. It is stored in
             // place and undone if the enqueue is rejected (a copy of the whole security
             // state per enqueue made ingress slower with every patient and audit event).
@@ -286,6 +290,18 @@ public struct LifelineStateMachine: NodeApplication {
     /// stale read on the ingress node and no race with a concurrent change can
     /// let a command through. Unknown agents and tasks are left to the core
     /// (404). Deterministic: state and command only.
+    /// Why `agent` (an agent or nurse) may not abandon or park this task: it is not
+    /// offered or assigned to them. Nil when they may, or the command is another kind.
+    func notHolder(_ command: ContactCommand, agent: String, registry: NameRegistry) -> String? {
+        switch command {
+        case .abandon(let t), .requestCallback(let t, _):
+            guard let held = center.task(t) else { return nil }
+            return held.agent.map({ registry.name(of: $0) }) == agent ? nil : "task \(t.rawValue) is not offered or assigned to \(agent)"
+        default:
+            return nil
+        }
+    }
+
     func outOfScope(_ command: ContactCommand, site: String, registry: NameRegistry) -> String? {
         func agent(_ id: AgentID) -> String? {
             guard let view = center.agent(id) else { return nil }

@@ -73,7 +73,7 @@ extension NodeAPI {
         router.add("POST", "/v1/tasks/{id}/abandon") { request, parameters in
             guard let id = taskID(parameters) else { return invalidTaskID() }
             return body(request, allowed: [], emptyAllowed: true) { _ in
-                scopedContact(runtime, request, "POST /v1/tasks/{id}/abandon", ["task:\(id.rawValue)"], "abandon", ["task": id.rawValue].merging(scope(request)) { $1 })
+                scopedContact(runtime, request, "POST /v1/tasks/{id}/abandon", ["task:\(id.rawValue)"], "abandon", ["task": id.rawValue].merging(scope(request)) { $1 }.merging(holderScope(request)) { $1 })
             }
         }
         router.add("POST", "/v1/tasks/{id}/callback") { request, parameters in
@@ -84,7 +84,7 @@ extension NodeAPI {
                     guard let due = fields.uint64("dueAt") else { throw Fields.Failure("invalid_request", "dueAt: ms since the epoch") }
                     command["dueAt"] = due
                 }
-                return scopedContact(runtime, request, "POST /v1/tasks/{id}/callback", ["task:\(id.rawValue)"], "callback", command.merging(scope(request)) { $1 })
+                return scopedContact(runtime, request, "POST /v1/tasks/{id}/callback", ["task:\(id.rawValue)"], "callback", command.merging(scope(request)) { $1 }.merging(holderScope(request)) { $1 })
             }
         }
         router.add("POST", "/v1/tasks/{id}/escalate") { request, parameters in
@@ -259,6 +259,13 @@ extension NodeAPI {
     static func scope(_ request: HTTPRequest, agent: String? = nil) -> [String: Any] {
         guard let principal = request.principal, principal.role == .supervisor, agent != principal.subject else { return [:] }
         return ["scopeSite": principal.site]
+    }
+
+    /// `["scopeAgent": subject]` for an agent or nurse: apply lets them abandon or park
+    /// (callback) only a task offered or assigned to them (`LifelineStateMachine.notHolder`).
+    static func holderScope(_ request: HTTPRequest) -> [String: Any] {
+        guard let principal = request.principal, principal.role == .agent || principal.role == .nurse else { return [:] }
+        return ["scopeAgent": principal.subject]
     }
 
     /// `contact`, with a refusal for being outside the supervisor's site (403

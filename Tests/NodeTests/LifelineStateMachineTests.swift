@@ -1,4 +1,5 @@
 import Foundation
+import ContactCenter
 @testable import Node
 import Testing
 import Vault
@@ -114,6 +115,27 @@ import Vault
         #expect(machine.names.agent("zoe") == nil)
         let allowed = machine.apply(index: 200, command: Self.command("presence", at: 5_000, ["agent": "dan", "presence": "offline", "scopeSite": "denver"]))
         #expect(String(decoding: allowed, as: UTF8.self).contains("\"ok\":true"))
+    }
+
+    /// An agent or nurse abandons or parks only a task offered or assigned to them;
+    /// anyone else's is refused in apply and nothing changes.
+    @Test func anAgentEndsOrParksOnlyTheirOwnTask() {
+        var (machine, _) = Self.run(Self.script)
+        let before = machine.stateHash
+        let refused = [
+            Self.command("abandon", at: 5_000, ["task": 1, "scopeAgent": "nobody"]),
+            Self.command("callback", at: 5_000, ["task": 1, "scopeAgent": "nobody"]),
+        ]
+        for (offset, command) in refused.enumerated() {
+            let result = (try? JSONSerialization.jsonObject(with: Data(machine.apply(index: UInt64(100 + offset), command: command)))) as? [String: Any]
+            #expect((result?["error"] as? [String: Any])?["code"] as? String == "forbidden", "command \(offset): \(String(describing: result))")
+        }
+        #expect(machine.stateHash == before, "a refused command changed the state")
+        // Its holder (if the script's task 1 has one) may; without a scope anyone may, as before.
+        if let holder = machine.center.task(ContactCenter.TaskID(1))?.agent.map({ machine.names.name(of: $0) }) {
+            let own = machine.apply(index: 200, command: Self.command("callback", at: 5_000, ["task": 1, "scopeAgent": holder]))
+            #expect(!String(decoding: own, as: UTF8.self).contains("forbidden"))
+        }
     }
 
     @Test func timeNeverGoesBackwards() {
