@@ -134,8 +134,6 @@ final class DrillCluster: Sendable {
         return HTTPClient(address: api, connector: connector)
     }
 
-    var mostRecentlyDown: NodeName? { lastDown.withLock { $0.last } }
-    var mostRecentlyPaused: NodeName? { lastPaused.withLock { $0.last } }
     /// Every killed / paused node, in the order they went.
     var downNodes: [NodeName] { lastDown.withLock { $0 } }
     var pausedNodes: [NodeName] { lastPaused.withLock { $0 } }

@@ -252,10 +252,10 @@ final class DrillRunner: Sendable {
             }
             return node
         case .down:
-            guard let node = cluster.mostRecentlyDown else { throw CommandFailure("no site is down") }
+            guard let node = cluster.downNodes.last else { throw CommandFailure("no site is down") }
             return node
         case .paused:
-            guard let node = cluster.mostRecentlyPaused else { throw CommandFailure("no site is paused") }
+            guard let node = cluster.pausedNodes.last else { throw CommandFailure("no site is paused") }
             return node
         }
     }

@@ -13,12 +13,10 @@ final class DrillRecorder: Sendable {
         var enqueued = 0, offered = 0, completed = 0, abandoned = 0
     }
 
-    /// A task a caller created (or may have: unknown), with the site whose node took it.
+    /// A task a caller created, with the site whose node took it (its token reads it).
     struct KnownTask: Sendable {
         var id: TaskID
         var site: SiteName
-        var ingressNode: NodeName
-        var enqueuedUs: UInt64
     }
 
     static let knownTasksMax = 1_000_000
@@ -269,7 +267,7 @@ final class DrillWorkload: Sendable {
             recorder.record(invocation, client: client, kind: .enqueue, task: id ?? TaskID("unknown-\(invocation.id)"),
                             outcome: id == nil && outcome == .ok ? .unknown : outcome, value: value)
             guard outcome == .ok, let id else { continue }
-            recorder.remember(.init(id: id, site: target, ingressNode: node, enqueuedUs: invocation.atUs))
+            recorder.remember(.init(id: id, site: target))
             let roll = Double.random(in: 0..<1, using: &generator)
             if roll < plan.abandonFraction * 2 {
                 // Half of these callers hang up, half ask to be called back instead of waiting.
