@@ -38,7 +38,7 @@ let package = Package(
         .target(name: "Storage", dependencies: ["Raft", "CSQLite", "CShims"], swiftSettings: strict),
         .target(name: "Transport", dependencies: ["CShims", "COpenSSL"], swiftSettings: strict),
         .target(name: "Vault", dependencies: ["CShims", "COpenSSL"], swiftSettings: strict),
-        .target(name: "Node", dependencies: ["Raft", "ContactCenter", "Storage", "Transport", "Vault"], swiftSettings: strict),
+        .target(name: "Node", dependencies: ["Raft", "ContactCenter", "Storage", "Transport", "Vault", "CShims"], swiftSettings: strict),
         // The drill harness: a client of the nodes and a proxy on their links, never a Node.
         .target(name: "Chaos", dependencies: ["Transport"], swiftSettings: strict),
 

@@ -1,3 +1,5 @@
+// posix_spawn_file_actions_addclosefrom_np is a GNU extension (glibc 2.34+).
+#define _GNU_SOURCE
 #include "CShims.h"
 
 long ll_SSL_CTX_set_min_proto_version(SSL_CTX *ctx, int version) { return SSL_CTX_set_min_proto_version(ctx, version); }
@@ -25,3 +27,7 @@ int ll_EVP_CIPHER_CTX_set_gcm_tag(EVP_CIPHER_CTX *ctx, const unsigned char *tag,
 
 sqlite3_destructor_type ll_SQLITE_TRANSIENT(void) { return SQLITE_TRANSIENT; }
 int ll_sqlite3_db_config_defensive(sqlite3 *db, int on) { return sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, on, (int *)0); }
+
+int ll_posix_spawn_file_actions_addclosefrom(posix_spawn_file_actions_t *actions, int from) {
+    return posix_spawn_file_actions_addclosefrom_np(actions, from);
+}

@@ -87,10 +87,4 @@ public struct KeyValueStateMachine: ReplicatedStateMachine {
         values = restored
         appliedCommands = applied
     }
-
-    public var stateHash: String {
-        var hash = FNV1a64()
-        hash.add(snapshot())
-        return hash.hex
-    }
 }

@@ -395,10 +395,4 @@ public struct LifelineStateMachine: NodeApplication {
         self.drained = drained
         self.security = security
     }
-
-    public var stateHash: String {
-        var hash = FNV1a64()
-        hash.add(snapshot())
-        return hash.hex
-    }
 }

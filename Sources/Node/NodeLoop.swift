@@ -44,6 +44,11 @@ final class NodeLoop {
     var stateHashIndex: UInt64 = 0
     var lastHashNs: UInt64 = 0
     var lastHashCostNs: UInt64 = 0
+    /// Hashing and snapshot encoding run here, on copies of the machine.
+    let worker = MachineWorker()
+    var hashInFlight = false
+    /// The applied index a snapshot is being encoded at, while the worker has it.
+    var snapshotInFlight: UInt64?
     /// Size of the last snapshot taken, and entry bytes applied since (see `snapshotIfDue`).
     var lastSnapshotBytes: UInt64 = 0
     var appliedBytesSinceSnapshot: UInt64 = 0
@@ -51,6 +56,7 @@ final class NodeLoop {
     var lastExpireNs: UInt64 = 0
     static let expireIntervalNs: UInt64 = 10_000_000
     static let hashIntervalNs: UInt64 = 200_000_000
+    static let hashWaitMaxNs: UInt64 = 5_000_000_000
     var stopping = false
     var stopDeadline: UInt64 = 0
     var persistBatches: UInt64 = 0
@@ -138,17 +144,15 @@ final class NodeLoop {
                 lastExpireNs = MonotonicClock.nowNs()
             }
             performLeaderDuties()
-            // The state hash serializes the whole machine: O(state). Computing it
-            // after every quiet turn cost as much as the writes themselves at low
-            // concurrency, so it is refreshed at most every `hashIntervalNs`.
-            // Large states wait longer: at most ~5% of the loop goes to hashing.
-            if inputs.isEmpty && hashDirty && MonotonicClock.nowNs() >= lastHashNs + max(NodeLoop.hashIntervalNs, 20 * lastHashCostNs) {
-                let started = MonotonicClock.nowNs()
-                stateHash = machine.stateHash
-                stateHashIndex = applied
+            try collectMachineWork()
+            // The state hash serializes the whole machine: O(state), on the worker.
+            // Refreshed at most every `hashIntervalNs`, and large states wait
+            // longer (20 × its cost, capped at `hashWaitMaxNs`) so hashing takes
+            // at most ~5% of a core.
+            if hashDirty && !hashInFlight && MonotonicClock.nowNs() >= lastHashNs + max(NodeLoop.hashIntervalNs, min(20 * lastHashCostNs, NodeLoop.hashWaitMaxNs)) {
+                worker.hash(machine, at: applied)
+                hashInFlight = true
                 hashDirty = false
-                lastHashNs = MonotonicClock.nowNs()
-                lastHashCostNs = lastHashNs - started
             }
             publish(started: true)
             if stopping && shouldStopNow() { break }
@@ -459,9 +463,42 @@ final class NodeLoop {
         // about half the state, plus `snapshotEveryEntries` entries. States
         // under 1 MiB are cheap to write and keep the plain count rule.
         guard lastSnapshotBytes < NodeLoop.amortizedSnapshotBytesMin || appliedBytesSinceSnapshot >= lastSnapshotBytes / 2 else { return }
+        guard snapshotInFlight == nil else { return }
+        worker.encodeSnapshot(machine, directory: directory, at: applied)
+        snapshotInFlight = applied
+        // Entries applied from now on count toward the next snapshot.
+        appliedBytesSinceSnapshot = 0
+    }
+
+    /// Takes what the worker finished: a fresh state hash, or a snapshot to
+    /// compact the log with (unless a leader's snapshot replaced the state since).
+    func collectMachineWork() throws {
+        for result in worker.finished() {
+            switch result {
+            case .hashed(let index, let hash, let costNs):
+                hashInFlight = false
+                lastHashNs = MonotonicClock.nowNs()
+                lastHashCostNs = costNs
+                adoptHash(hash, at: index)
+            case .encoded(let index, let data, let hash, _):
+                snapshotInFlight = nil
+                adoptHash(hash, at: index)
+                guard index > core.latestSnapshot.metadata.index else { continue }
+                try compact(at: index, data: data)
+            }
+        }
+    }
+
+    func adoptHash(_ hash: String, at index: UInt64) {
+        guard index >= stateHashIndex else { return }
+        stateHash = hash
+        stateHashIndex = index
+    }
+
+    /// Lets the core compact at `index`, persists the snapshot, then drops the covered log.
+    func compact(at index: UInt64, data: [UInt8]) throws {
         try flushDeferredHardState()
-        let data = NodeSnapshotData(directory: directory, machine: machine.snapshot()).encoded()
-        try core.compact(index: applied, data: data)
+        try core.compact(index: index, data: data)
         let snapshot = core.latestSnapshot
         // Saves the snapshot and drops the entries it covers, in one transaction;
         // the entries after it stay.
@@ -469,7 +506,6 @@ final class NodeLoop {
         try store.saveSnapshot(snapshot)
         snapshotIndex = snapshot.metadata.index
         lastSnapshotBytes = UInt64(data.count)
-        appliedBytesSinceSnapshot = 0
         published.metrics.update { $0.snapshotsTaken += 1 }
         log.info("snapshot.taken", [("index", "\(snapshot.metadata.index)"), ("bytes", "\(data.count)")])
     }

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CShims
 import Foundation
 
 /// Why a process could not be started or signalled.
@@ -51,6 +52,14 @@ public enum ProcessControl {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, output, outputFlags, 0o600)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        // Nothing else crosses into the child. An inherited socket outlives its
+        // close() in the parent: a drill's fault proxy "reset" a link, but the node
+        // it had restarted meanwhile still held the socket open, so the peer never
+        // saw the reset and wrote into a dead link for minutes.
+        let closing = ll_posix_spawn_file_actions_addclosefrom(&actions, 3)
+        guard closing == 0 else {
+            return .failure(ProcessControlError("cannot start \(executable): closing inherited descriptors: \(String(cString: strerror(closing)))"))
+        }
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
         var pid: pid_t = 0

@@ -148,6 +148,11 @@ public final class TLSPeerNetwork: PeerNetwork, @unchecked Sendable {
         while !stopped.load(ordering: .acquiring) {
             do {
                 let frame = try connection.readFrame(&reader, deadline: .after(milliseconds: Self.inboundIdleTimeoutMs))
+                if frame.type == .ping {
+                    // The sender's proof that this link still reaches us (see `PeerLink.watch`).
+                    try connection.write(Frame(type: .pong, payload: []).encoded(), deadline: .after(milliseconds: PeerLink.writeTimeoutMs))
+                    continue
+                }
                 try deliver(frame, from: peer)
             } catch {
                 if error != .closed { log.warning("peer.closed", [("peer", peer.rawValue), ("reason", error.description)]) }
@@ -259,8 +264,12 @@ final class PeerLink: @unchecked Sendable {
     static let backoffBaseMs = 50
     static let backoffCapMs = 2_000
     static let writeTimeoutMs = 5_000
-    /// Well under the receiver's `inboundIdleTimeoutMs`.
+    /// How often a link pings its receiver, busy or idle; well under the receiver's
+    /// `inboundIdleTimeoutMs`.
     static let keepaliveMs: UInt64 = 5_000
+    /// A link whose receiver has answered pings before but has not answered any for
+    /// this long is dead, even though writes still succeed, and is reconnected.
+    static let pongTimeoutMs = 3 * Int(keepaliveMs)
 
     init(local: NodeID, clusterID: String, remote: NodeID, address: HostPort, context: TLSContext, inbox: Inbox<NodeInput>, log: Log) {
         self.local = local
@@ -320,6 +329,9 @@ final class PeerLink: @unchecked Sendable {
                 connected.store(true, ordering: .releasing)
                 if failures > 0 { log.info("peer.connected", [("peer", remote.rawValue)]) }
                 failures = 0
+                let watcher = Thread { [self] in watch(link) }
+                watcher.name = "peer-watch-\(remote)"
+                watcher.start()
                 try pump(link)
             } catch {
                 connected.store(false, ordering: .releasing)
@@ -340,36 +352,65 @@ final class PeerLink: @unchecked Sendable {
         }
     }
 
-    /// Writes queued frames until the link fails or stops. An idle link carries a ping
-    /// every `keepaliveMs`: followers send each other nothing while a leader is healthy,
-    /// and without it the peer drops the link as idle (`inboundIdleTimeoutMs`) and the
-    /// first frame after that, the pre-vote of the next election, is lost with the dead
-    /// connection (a 5-site drill measured 3-4 s elections from exactly this).
+    /// Writes queued frames until the link fails or stops, with a ping every
+    /// `keepaliveMs`. Followers send each other nothing while a leader is healthy;
+    /// without the ping the peer drops the link as idle (`inboundIdleTimeoutMs`) and
+    /// the first frame after that, the pre-vote of the next election, is lost with the
+    /// dead connection (a 5-site drill measured 3-4 s elections from exactly this).
+    /// The receiver answers each ping with a pong, which `watch` waits for.
     private func pump(_ link: TLSConnection) throws(ConnectionError) {
-        var lastWrite = MonotonicClock.nowNs()
+        // The first ping goes out at once, so `watch` learns early that the receiver answers.
+        var lastPing: UInt64 = 0
         while true {
             condition.lock()
-            while queue.isEmpty && !stopping {
+            var pingDue = false
+            while true {
+                pingDue = MonotonicClock.nowNs() - lastPing >= Self.keepaliveMs * 1_000_000
+                if !queue.isEmpty || stopping || pingDue { break }
                 _ = condition.wait(until: Date().addingTimeInterval(1))
-                if queue.isEmpty && MonotonicClock.nowNs() - lastWrite >= Self.keepaliveMs * 1_000_000 { break }
             }
             if stopping {
                 condition.unlock()
                 throw .closed
-            }
-            if queue.isEmpty {
-                condition.unlock()
-                try link.write(Frame(type: .ping, payload: []).encoded(), deadline: .after(milliseconds: Self.writeTimeoutMs))
-                lastWrite = MonotonicClock.nowNs()
-                continue
             }
             let batch = queue
             queue.removeAll(keepingCapacity: true)
             condition.unlock()
             var bytes: [UInt8] = []
             for frame in batch { bytes.append(contentsOf: frame.encoded()) }
+            if pingDue {
+                bytes.append(contentsOf: Frame(type: .ping, payload: []).encoded())
+                lastPing = MonotonicClock.nowNs()
+            }
             try link.write(bytes, deadline: .after(milliseconds: Self.writeTimeoutMs))
-            lastWrite = MonotonicClock.nowNs()
+        }
+    }
+
+    /// Reads what the receiver sends back on this link (pongs) and closes the link
+    /// when the receiver closed it, or when pongs stop for `pongTimeoutMs` after the
+    /// receiver has answered at least once (a receiver that never answered is an
+    /// older build: its silence proves nothing). Writes alone cannot tell: a
+    /// connection whose far end is gone without a reset reaching us (a middlebox that
+    /// dropped the flow, a peer that timed the link out during a partition) accepts
+    /// writes until the socket buffers fill, minutes of heartbeat answers lost.
+    /// Closing wakes `pump`, which fails and reconnects.
+    private func watch(_ link: TLSConnection) {
+        var reader = FrameReader()
+        var answered = false
+        while true {
+            do throws(ConnectionError) {
+                let frame = try link.readFrame(&reader, deadline: answered ? .after(milliseconds: Self.pongTimeoutMs) : nil)
+                guard frame.type == .pong else { throw .protocolViolation("unexpected \(frame.type) frame on an outbound link") }
+                answered = true
+            } catch {
+                if error == .timedOut {
+                    log.warning("peer.stale", [("peer", remote.rawValue), ("reason", "no answer to pings for \(Self.pongTimeoutMs) ms")])
+                } else if error != .closed, isConnected {
+                    log.warning("peer.closed_by_peer", [("peer", remote.rawValue), ("reason", error.description)])
+                }
+                link.close()
+                return
+            }
         }
     }
 }

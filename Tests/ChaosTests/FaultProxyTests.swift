@@ -179,6 +179,42 @@ struct FaultProxyTests {
         #expect(answer.end == .closed)
     }
 
+    /// The server gives up on a connection while it is cut off (a peer's idle timeout
+    /// firing during a partition). After the heal, the client, which only writes, must
+    /// learn of it from a failed write, as it would from the server's RST on a real
+    /// network; otherwise its bytes vanish into the proxy forever.
+    @Test func aServerCloseDuringABlackholeReachesAWritingClientAfterTheHeal() throws {
+        let listener = try LoopbackSocket.listen(host: "127.0.0.1", port: 0)
+        defer { close(listener.fd) }
+        let proxy = try FaultProxy(name: "a->b", target: ProxyTarget(port: listener.port), seed: 12)
+        defer { proxy.stop() }
+        let client = try TestClient(port: proxy.port)
+        defer { client.close() }
+        var entry = pollfd(fd: listener.fd, events: Int16(POLLIN), revents: 0)
+        #expect(poll(&entry, 1, 5_000) == 1)
+        let server = accept(listener.fd, nil, nil)
+        try #require(server >= 0)
+        client.send([1])
+
+        proxy.setSettings(.forward, FaultSettings(blackhole: true))
+        proxy.setSettings(.backward, FaultSettings(blackhole: true))
+        client.send([2])
+        close(server)
+        MonotonicClock.pause(ms: 200)
+        proxy.setSettings(.forward, .clean)
+        proxy.setSettings(.backward, .clean)
+
+        // Keep writing, as a follower answering heartbeats does, for at most 5 s.
+        var failed = false
+        let deadline = MonotonicClock.nowNs() + 5_000_000_000
+        while !failed && MonotonicClock.nowNs() < deadline {
+            let sent = [UInt8](repeating: 3, count: 64).withUnsafeBytes { Glibc.send(client.fd, $0.baseAddress!, $0.count, Int32(MSG_NOSIGNAL)) }
+            if sent < 0 && errno != EAGAIN && errno != EINTR { failed = true }
+            MonotonicClock.pause(ms: 20)
+        }
+        #expect(failed, "the client's writes kept succeeding after the server closed")
+    }
+
     @Test func stopEndsEveryThread() throws {
         let echo = try EchoServer()
         defer { echo.stop() }

@@ -193,7 +193,12 @@ final class TestCluster {
     }
 
     func logs() -> String {
-        file.nodes.map { entry in
+        let views = file.nodes.map { entry -> String in
+            guard let view = view(entry.node) else { return "\(entry.node): no answer" }
+            let fields = ["role", "leader", "term", "commitIndex", "appliedIndex", "snapshotIndex", "stateHashIndex", "stateHash"]
+            return "\(entry.node): " + fields.map { "\($0)=\(view[$0].map { "\($0)" } ?? "-")" }.joined(separator: " ")
+        }
+        return "--- views\n" + views.joined(separator: "\n") + "\n" + file.nodes.map { entry in
             let path = (directory as NSString).appendingPathComponent("\(entry.node).log")
             let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
             return "--- \(entry.node).log (last lines)\n" + text.split(separator: "\n").suffix(15).joined(separator: "\n")

@@ -2,7 +2,8 @@
 #define LIFELINE_CSHIMS_H
 
 // Wrappers for what Swift cannot import: OpenSSL and SQLite macros and variadic
-// functions. Every wrapper is prefixed `ll_` and does nothing but forward.
+// functions, and one GNU extension of libc. Every wrapper is prefixed `ll_` and
+// does nothing but forward.
 
 #include <openssl/ssl.h>
 #include <openssl/err.h>
@@ -10,6 +11,7 @@
 #include <openssl/x509v3.h>
 #include <openssl/evp.h>
 #include <sqlite3.h>
+#include <spawn.h>
 
 long ll_SSL_CTX_set_min_proto_version(SSL_CTX *ctx, int version);
 long ll_SSL_CTX_set_max_proto_version(SSL_CTX *ctx, int version);
@@ -44,5 +46,8 @@ int ll_EVP_CIPHER_CTX_set_gcm_tag(EVP_CIPHER_CTX *ctx, const unsigned char *tag,
 sqlite3_destructor_type ll_SQLITE_TRANSIENT(void);
 /// sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, on, NULL).
 int ll_sqlite3_db_config_defensive(sqlite3 *db, int on);
+
+/// Closes every descriptor from `from` up in the child (posix_spawn_file_actions_addclosefrom_np).
+int ll_posix_spawn_file_actions_addclosefrom(posix_spawn_file_actions_t *actions, int from);
 
 #endif
