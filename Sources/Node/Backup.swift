@@ -112,8 +112,9 @@ public enum Backup {
         } catch {
             throw BackupError("this build cannot load the backup's state: \(error)")
         }
-        guard check.stateHash == image.stateHash else {
-            throw BackupError("the restored state hashes to \(check.stateHash), the backup says \(image.stateHash)")
+        let restored = check.snapshot()
+        guard StateDigest.matches(image.stateHash, snapshot: restored) else {
+            throw BackupError("the restored state hashes to \(StateDigest.hex(of: restored)), the backup says \(image.stateHash)")
         }
         var directory = MemberDirectory()
         directory[config.node] = MemberInfo(site: config.site, peerAddress: config.advertisePeer, apiAddress: config.advertiseAPI)

@@ -147,23 +147,27 @@ public struct LifelineStateMachine: NodeApplication {
         let at = max(fields.uint64("at") ?? 0, center.now, clockMs)
         guard at <= ContactCenterState.timeMsMax else { return .failure(code: "invalid_command", message: "at is out of range") }
         let translated: Result<ContactCommand, CommandError>
-        var registry = names
+        // Names are assigned in place and forgotten again if the command fails.
+        let mark = names.mark
         var drainedAfter = drained
         do {
-            translated = .success(try translate(op, &fields, &registry, &drainedAfter))
+            translated = .success(try translate(op, &fields, &names, &drainedAfter))
         } catch {
             translated = .failure(error)
         }
         switch translated {
         case .failure(let error):
+            names.rollBack(to: mark)
             return .failure(code: error.code, message: error.message)
         case .success(let command):
             // A supervisor acting for someone else: only on their own site (see `outOfScope`).
-            if let scope = fields.string("scopeSite"), let refusal = outOfScope(command, site: scope, registry: registry) {
+            if let scope = fields.string("scopeSite"), let refusal = outOfScope(command, site: scope, registry: names) {
+                names.rollBack(to: mark)
                 return .failure(code: "forbidden", message: refusal)
             }
             // An agent or nurse ends or parks only a call offered or assigned to them.
-            if let holder = fields.string("scopeAgent"), let refusal = notHolder(command, agent: holder, registry: registry) {
+            if let holder = fields.string("scopeAgent"), let refusal = notHolder(command, agent: holder, registry: names) {
+                names.rollBack(to: mark)
                 return .failure(code: "forbidden", message: refusal)
             }
             // A record travels with its enqueue: both apply, or neither. It is stored in
@@ -182,6 +186,7 @@ public struct LifelineStateMachine: NodeApplication {
                         throw error
                     }
                 } catch {
+                    names.rollBack(to: mark)
                     return .failure(code: "invalid_record", message: "\(error)")
                 }
             }
@@ -189,10 +194,10 @@ public struct LifelineStateMachine: NodeApplication {
             // A rejected command changes nothing at all, its time included.
             guard result.isApplied else {
                 if let undo { security.rollBack(undo) }
+                names.rollBack(to: mark)
                 return .applied(result)
             }
             clockMs = max(clockMs, at)
-            names = registry
             drained = drainedAfter
             return .applied(result)
         }

@@ -35,6 +35,14 @@ public struct NameRegistry: Sendable, Equatable {
             names[id] = name
         }
 
+        /// Forgets the names assigned after the table held `count` (numbers are
+        /// handed out in order, so they are the highest).
+        mutating func rollBack(toCount count: Int) {
+            while ids.count > count, let name = names.removeValue(forKey: first + UInt64(ids.count - 1)) {
+                ids[name] = nil
+            }
+        }
+
         func write(to writer: inout ByteWriter) {
             writer.write(UInt32(names.count))
             for (id, name) in names.sorted(by: { $0.key < $1.key }) {
@@ -100,6 +108,28 @@ public struct NameRegistry: Sendable, Equatable {
 
     mutating func assignPatient(_ reference: String) throws(LifelineStateMachine.CommandError) -> PatientID {
         PatientID(try patientTable.assign(reference))
+    }
+
+    // MARK: - Undo
+
+    /// How many names each table held, for `rollBack(to:)`.
+    struct Mark {
+        fileprivate var counts: [Int]
+    }
+
+    /// A command assigns names in place; when it is then rejected, `rollBack(to:)`
+    /// forgets what it assigned. (A copy of the registry per command, kept only on
+    /// success, copied every patient's name on each new patient: O(patients) per enqueue.)
+    var mark: Mark {
+        Mark(counts: [siteTable.ids.count, queueTable.ids.count, agentTable.ids.count, skillTable.ids.count, patientTable.ids.count])
+    }
+
+    mutating func rollBack(to mark: Mark) {
+        siteTable.rollBack(toCount: mark.counts[0])
+        queueTable.rollBack(toCount: mark.counts[1])
+        agentTable.rollBack(toCount: mark.counts[2])
+        skillTable.rollBack(toCount: mark.counts[3])
+        patientTable.rollBack(toCount: mark.counts[4])
     }
 
     // MARK: - Snapshot

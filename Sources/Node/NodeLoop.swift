@@ -136,6 +136,8 @@ final class NodeLoop {
                 nextTick += tickNs
             }
             let inputs = inbox.drain(timeoutNs: nextTick > now ? nextTick - now : 0)
+            let workStarted = MonotonicClock.nowNs()
+            let appliedBefore = applied
             for input in inputs { handle(input) }
             try handleReady()
             if MonotonicClock.nowNs() >= lastExpireNs + NodeLoop.expireIntervalNs {
@@ -155,6 +157,7 @@ final class NodeLoop {
                 hashDirty = false
             }
             publish(started: true)
+            noteSlowTurn(startedNs: workStarted, inputs: inputs.count, applied: applied - appliedBefore)
             if stopping && shouldStopNow() { break }
         }
         try handleReady()
@@ -163,6 +166,15 @@ final class NodeLoop {
         network.stop()
         store.close()
         log.info("node.stopped", [("applied", "\(applied)")])
+    }
+
+    /// A turn that took half an election timeout held this node's heartbeats and
+    /// votes back that long: followers of a slow leader start elections. Logged so
+    /// an unexpected leader change can be traced to it (disk, CPU starvation).
+    func noteSlowTurn(startedNs: UInt64, inputs: Int, applied: UInt64) {
+        let tookNs = MonotonicClock.nowNs() - startedNs
+        guard tookNs >= config.raft.electionMs * 500_000 else { return }
+        log.warning("node.turn_slow", [("ms", "\(tookNs / 1_000_000)"), ("inputs", "\(inputs)"), ("applied", "\(applied)")])
     }
 
     // MARK: - Inputs

@@ -44,4 +44,23 @@ public enum StateDigest {
             return byte < 16 ? "0" + digits : digits
         }.joined()
     }
+
+    /// The digest builds before 2026-12-04 wrote into backups: FNV-1a 64 over the
+    /// same bytes. `lifeline restore` still accepts it, so older backups restore.
+    public static func legacyHex(of snapshot: [UInt8]) -> String {
+        var value: UInt64 = 0xcbf2_9ce4_8422_2325
+        snapshot.withUnsafeBufferPointer { bytes in
+            for byte in bytes {
+                value ^= UInt64(byte)
+                value = value &* 0x0000_0100_0000_01B3
+            }
+        }
+        let digits = String(value, radix: 16)
+        return String(repeating: "0", count: 16 - digits.count) + digits
+    }
+
+    /// True when `digest` is the state digest of `snapshot`, current or legacy.
+    public static func matches(_ digest: String, snapshot: [UInt8]) -> Bool {
+        digest == hex(of: snapshot) || digest == legacyHex(of: snapshot)
+    }
 }

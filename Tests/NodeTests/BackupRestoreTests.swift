@@ -1,5 +1,6 @@
 import Foundation
 import Node
+import Raft
 import Testing
 
 /// `lifeline backup` and `lifeline restore` (through `cluster up --restore`): a
@@ -51,5 +52,34 @@ import Testing
         #expect(restored.put(through: newLeader, keys: 0..<5, prefix: "new") == 5)
         let applied = (restored.view(newLeader)?["appliedIndex"] as? NSNumber)?.uint64Value ?? 0
         #expect(restored.waitUntil(timeoutMs: 30_000) { restored.converged(["a", "b", "c"], atLeast: applied) })
+    }
+
+    /// The state digest changed (FNV-1a 64 before 2026-12-04, SHA-256 since); a
+    /// backup written by an older build still restores, and a digest that matches
+    /// neither is refused before anything is written.
+    @Test func aBackupWithTheOlderStateDigestStillRestores() throws {
+        var machine = KeyValueStateMachine()
+        for index in 0..<10 {
+            _ = machine.apply(index: UInt64(index + 1), command: KeyValueStateMachine.command(.put, key: "k\(index)", value: Array("v\(index)".utf8)))
+        }
+        let state = machine.snapshot()
+        #expect(StateDigest.hex(of: state) != StateDigest.legacyHex(of: state))
+        let directory = NSTemporaryDirectory() + "lifeline-legacy-backup-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        func config(_ name: String) -> NodeConfig {
+            let any = HostPort(host: "127.0.0.1", port: 0)
+            return NodeConfig(node: NodeID("a"), site: SiteID("a"), clusterID: "restored", dataDir: directory + "/" + name,
+                              peerListen: any, apiListen: any, peers: [], tls: TLSFiles(ca: "", cert: "", key: ""))
+        }
+        func image(digest: String) -> BackupImage {
+            BackupImage(clusterID: "old", node: NodeID("a"), index: 10, term: 2, createdAtMs: 0, stateHash: digest,
+                        snapshot: NodeSnapshotData(directory: MemberDirectory(), machine: state).encoded())
+        }
+        #expect(throws: BackupError.self) { try Backup.restore(image(digest: "0123456789abcdef"), into: config("wrong"), machine: KeyValueStateMachine()) }
+        #expect(!FileManager.default.fileExists(atPath: directory + "/wrong/raft.db"), "a refused restore wrote a database")
+        let legacy = try Backup.restore(image(digest: StateDigest.legacyHex(of: state)), into: config("legacy"), machine: KeyValueStateMachine())
+        #expect(FileManager.default.fileExists(atPath: legacy))
+        let current = try Backup.restore(image(digest: StateDigest.hex(of: state)), into: config("current"), machine: KeyValueStateMachine())
+        #expect(FileManager.default.fileExists(atPath: current))
     }
 }

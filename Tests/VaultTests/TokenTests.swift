@@ -41,6 +41,32 @@ import Testing
         #expect(verifyError(token, ring, at: now.addingTimeInterval(-61)) == .notYetValid)
     }
 
+    /// One verifier, as the API keeps it: after a token verified once (and its
+    /// claims are remembered), expiry, revocation and forgery are still caught.
+    @Test func aRememberedTokenIsStillCheckedForTimeRevocationAndForgery() throws {
+        let ring = try Fixture.ring()
+        let verifier = ring.tokenVerifier
+        let (token, claims) = try issue(ring, ttl: 100)
+        #expect(try verifier.verify(token, now: now) == claims)
+        #expect(verifier.verified.count == 1)
+        #expect(throws: TokenError.expired) { try verifier.verify(token, now: now.addingTimeInterval(100)) }
+        #expect(throws: TokenError.notYetValid) { try verifier.verify(token, now: now.addingTimeInterval(-61)) }
+        #expect(throws: TokenError.revoked) { try verifier.verify(token, now: now, revoked: [claims.tokenID]) }
+        let parts = token.split(separator: ".").map(String.init)
+        let otherMAC = Base64.encode([UInt8](repeating: 7, count: TokenFormat.macBytes), urlSafe: true)
+        #expect(throws: TokenError.badSignature) { try verifier.verify(parts[0] + "." + parts[1] + "." + otherMAC, now: now) }
+        #expect(try verifier.verify(token, now: now.addingTimeInterval(99)) == claims)
+    }
+
+    @Test func theRememberedTokensAreBounded() throws {
+        let ring = try Fixture.ring()
+        let verifier = ring.tokenVerifier
+        for _ in 0..<(VerifiedTokens.entriesMax + 10) {
+            _ = try verifier.verify(try issue(ring).token, now: now)
+        }
+        #expect(verifier.verified.count <= VerifiedTokens.entriesMax)
+    }
+
     @Test func tamperedPayloadIsRejected() throws {
         let ring = try Fixture.ring()
         let (token, claims) = try issue(ring)
