@@ -71,6 +71,7 @@ final class NodeLoop {
     var drillAcks = DrillAcks()
 
     static let ticksPerTurnMax = 10
+    static let committedEntriesPerReadyMax = 512
     static let pendingMax = 65_536
 
     init(config: NodeConfig, log: Log, inbox: Inbox<NodeInput>, network: any PeerNetwork, published: PublishedView,
@@ -107,6 +108,8 @@ final class NodeLoop {
         var raftConfig = RaftConfig(id: config.node, initialVoters: voters)
         raftConfig.heartbeatTicks = config.raft.heartbeatTicks
         raftConfig.electionTicks = config.raft.electionTicks
+        // Small enough that one Ready's applies fit a turn's budget (see `handleReady`).
+        raftConfig.committedEntriesPerReadyMax = NodeLoop.committedEntriesPerReadyMax
         var seed = SystemRandomNumberGenerator()
         core = RaftNode(config: raftConfig, state: state, random: SeededRandom(seed: seed.next()))
         lastSoft = SoftState(leader: nil, role: .follower)
@@ -135,11 +138,12 @@ final class NodeLoop {
                 ticks += 1
                 nextTick += tickNs
             }
-            let inputs = inbox.drain(timeoutNs: nextTick > now ? nextTick - now : 0)
+            // Work left over from a turn that ran out of its budget: do not wait.
+            let inputs = inbox.drain(timeoutNs: nextTick > now && !core.hasReady ? nextTick - now : 0)
             let workStarted = MonotonicClock.nowNs()
             let appliedBefore = applied
             for input in inputs { handle(input) }
-            try handleReady()
+            try handleReady(budgetNs: config.raft.electionMs * 250_000)
             if MonotonicClock.nowNs() >= lastExpireNs + NodeLoop.expireIntervalNs {
                 // A scan of every waiter; deadlines are seconds, so every 10 ms is plenty.
                 expireWaiters()
@@ -307,8 +311,14 @@ final class NodeLoop {
 
     // MARK: - Ready
 
-    func handleReady() throws {
+    /// Handles every Ready the core has, or, with `budgetNs`, stops between two
+    /// Readys once the budget is spent: a follower applying thousands of entries
+    /// after a restart held its loop (votes, heartbeat answers) for over a second
+    /// (`node.turn_slow` in a drill). The next turn goes on at once.
+    func handleReady(budgetNs: UInt64? = nil) throws {
+        let started = MonotonicClock.nowNs()
         while core.hasReady {
+            if let budgetNs, MonotonicClock.nowNs() - started >= budgetNs { return }
             let ready = core.ready()
             if let soft = ready.softState { noteSoftState(soft) }
             // 1. Persist BEFORE anything leaves this node. A hard state whose term
