@@ -16,7 +16,7 @@ import Vault
 /// Contact-center commands carry no PHI: patients appear only as the opaque
 /// reference the client chose. `at` is set by the leader (`stamped`); `apply`
 /// never reads a clock, and never lets time go backwards.
-public struct LifelineStateMachine: NodeApplication {
+public struct LifelineStateMachine: ReplicatedStateMachine {
     enum Tag: UInt8 {
         case keyValue = 1
         case contact = 2
@@ -59,20 +59,44 @@ public struct LifelineStateMachine: NodeApplication {
         return jsonCommand(.security, op, object)
     }
 
+    /// `{"at":0,...}` with the other keys sorted: `at` first, so `stamped` sets
+    /// the leader's time without parsing the command again.
     static func jsonCommand(_ tag: Tag, _ op: String, _ fields: [String: Any]) -> [UInt8] {
         var object = fields
         object["v"] = commandVersion
         object["op"] = op
+        if let text = CompactJSON.dataWithTimeFirst(object, atMs: 0) { return [tag.rawValue] + text }
         object["at"] = 0
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
         return [tag.rawValue] + Array(data)
     }
 
-    // MARK: - NodeApplication
+    /// `{"at":` and the digits after it, when `command` (after its tag) starts so.
+    static func leadingTime(_ command: [UInt8]) -> Range<Int>? {
+        let prefix = Array("{\"at\":".utf8)
+        guard command.count > prefix.count + 1, command[1...prefix.count].elementsEqual(prefix) else { return nil }
+        let digitsStart = 1 + prefix.count
+        var end = digitsStart
+        while end < command.count, command[end] >= 0x30, command[end] <= 0x39 { end += 1 }
+        guard end > digitsStart, end - digitsStart <= 20, end < command.count,
+              command[end] == UInt8(ascii: ",") || command[end] == UInt8(ascii: "}")
+        else { return nil }
+        return digitsStart..<end
+    }
+
+    // MARK: - Leader duties
+
+    public var hasLeaderDuties: Bool { true }
 
     public func stamped(_ command: [UInt8], atMs: UInt64) -> [UInt8] {
-        guard command.first == Tag.contact.rawValue || command.first == Tag.security.rawValue, command.count <= Self.commandBytesMax,
-              var object = (try? JSONSerialization.jsonObject(with: Data(command.dropFirst()))) as? [String: Any]
+        guard command.first == Tag.contact.rawValue || command.first == Tag.security.rawValue, command.count <= Self.commandBytesMax
+        else { return command }
+        if let digits = Self.leadingTime(command) {
+            var stamped = command
+            stamped.replaceSubrange(digits, with: Array(String(atMs).utf8))
+            return stamped
+        }
+        guard var object = (try? JSONSerialization.jsonObject(with: Data(command.dropFirst()))) as? [String: Any]
         else { return command }
         object["at"] = atMs
         guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return command }
@@ -109,10 +133,17 @@ public struct LifelineStateMachine: NodeApplication {
         switch command.first.flatMap(Tag.init(rawValue:)) {
         case .keyValue:
             return keyValue.apply(index: index, command: Array(command.dropFirst()))
+        // The outcome first, then `encode`: in `encode(applyContact(...))` Swift
+        // evaluates `self` for `encode` before the argument, so a copy of the whole
+        // machine was alive while `applyContact` mutated it, and copy-on-write then
+        // copied every collection the command touched (the task table, the key
+        // store, the audit trail): O(state) per command, half a leader's CPU.
         case .contact:
-            return encode(applyContact(Array(command.dropFirst())))
+            let outcome = applyContact(Array(command.dropFirst()))
+            return encode(outcome)
         case .security:
-            return encode(applySecurity(Array(command.dropFirst())))
+            let outcome = applySecurity(Array(command.dropFirst()))
+            return encode(outcome)
         case nil:
             return encode(.failure(code: "invalid_command", message: "unknown command tag"))
         }
@@ -361,8 +392,7 @@ public struct LifelineStateMachine: NodeApplication {
                 object = applied
             }
         }
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
-        return Array(data)
+        return CompactJSON.data(object) ?? Array("{}".utf8)
     }
 
     // MARK: - Snapshot

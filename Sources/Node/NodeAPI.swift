@@ -162,6 +162,7 @@ public enum NodeAPI {
     // MARK: - Helpers
 
     public static func json(_ status: Int, _ object: [String: Any]) -> HTTPResponse {
+        if let text = CompactJSON.data(object) { return .json(status, text) }
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
         return .json(status, Array(data))
     }

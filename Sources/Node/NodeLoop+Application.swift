@@ -21,20 +21,18 @@ struct ApplicationDuties {
 }
 
 extension NodeLoop {
-    var application: (any NodeApplication)? { machine as? any NodeApplication }
-
     /// The leader's stamp on a command it accepts: its wall clock, never earlier
     /// than the last stamp or than any time already applied.
     func stamp(_ command: [UInt8]) -> [UInt8] {
-        guard let application else { return command }
+        guard machine.hasLeaderDuties else { return command }
         let wallMs = UInt64(max(0, Date().timeIntervalSince1970 * 1000))
-        duties.lastStampMs = max(duties.lastStampMs, application.clockMs, wallMs)
-        return application.stamped(command, atMs: duties.lastStampMs)
+        duties.lastStampMs = max(duties.lastStampMs, machine.clockMs, wallMs)
+        return machine.stamped(command, atMs: duties.lastStampMs)
     }
 
     /// Runs once per loop turn; cheap unless a duty is due.
     func performLeaderDuties() {
-        guard let application, !stopping else { return }
+        guard machine.hasLeaderDuties, !stopping else { return }
         let now = MonotonicClock.nowNs()
         let isLeader = core.status.role == .leader
         defer { duties.wasLeader = isLeader }
@@ -50,17 +48,17 @@ extension NodeLoop {
         if now >= duties.nextPeriodicNs {
             duties.nextPeriodicNs = now + ApplicationDuties.periodicNs
             let wallMs = UInt64(max(0, Date().timeIntervalSince1970 * 1000))
-            if let command = application.periodicCommand(nowMs: max(wallMs, duties.lastStampMs)) { proposeInternally(command) }
+            if let command = machine.periodicCommand(nowMs: max(wallMs, duties.lastStampMs)) { proposeInternally(command) }
         }
         if now >= duties.nextSiteCheckNs {
             duties.nextSiteCheckNs = now + ApplicationDuties.siteCheckNs
-            checkSites(application, now: now)
+            checkSites(now: now)
         }
     }
 
     /// The leader's view of which sites answer: its own, and every site with a
     /// member heard within `siteDownAfter` (counting from when it became leader).
-    func checkSites(_ application: any NodeApplication, now: UInt64) {
+    func checkSites(now: UInt64) {
         let window = config.siteDownAfter * 1_000_000
         var sites: [String: Bool] = [config.site.rawValue: true]
         for (node, info) in directory.members where node != config.node {
@@ -69,7 +67,7 @@ extension NodeLoop {
             sites[info.site.rawValue] = (sites[info.site.rawValue] ?? false) || answers
         }
         let reachable = Set(sites.filter(\.value).keys)
-        let wanted = application.siteCommands(known: sites.keys.sorted(), reachable: reachable)
+        let wanted = machine.siteCommands(known: sites.keys.sorted(), reachable: reachable)
         // Forget commands that applied (no longer wanted) or got lost (retry after 2 windows).
         for (command, sentNs) in duties.siteCommandsInFlight where !wanted.contains(command) || now - min(now, sentNs) > 2 * window {
             duties.siteCommandsInFlight[command] = nil

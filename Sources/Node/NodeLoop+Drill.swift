@@ -46,13 +46,13 @@ extension NodeLoop {
     /// Applies a normal entry, feeding the evidence recorder when it is on.
     func applyNormal(_ entry: Entry) -> [UInt8] {
         var command = entry.data
-        if config.drill.has(.localClock), command.first == LifelineStateMachine.Tag.contact.rawValue, let application {
+        if config.drill.has(.localClock), command.first == LifelineStateMachine.Tag.contact.rawValue, machine.hasLeaderDuties {
             // BUG (drill `local-clock`, on purpose): the time inside the state must
             // come from the leader's stamp in the command. Re-stamping with this
             // node's own wall clock at apply time makes replicas apply the same
             // entry at different times, so their states (and state hashes) diverge.
             let wallMs = UInt64(max(0, Date().timeIntervalSince1970 * 1000))
-            command = application.stamped(command, atMs: wallMs)
+            command = machine.stamped(command, atMs: wallMs)
         }
         guard evidence != nil else { return machine.apply(index: entry.index, command: command) }
         return machine.apply(index: entry.index, command: command) { events, after in

@@ -20,6 +20,25 @@ public protocol ReplicatedStateMachine: Sendable {
     /// contact-center state after it, to `observer` (the drill evidence recorder).
     /// MUST change the state exactly as `apply` does. Default: plain `apply`.
     mutating func apply(index: UInt64, command: [UInt8], observer: (_ events: [ContactEvent], _ after: ContactCenterState) -> Void) -> [UInt8]
+
+    // The application's hooks for the leader (defaults in ReplicatedStateMachine+Hooks.swift).
+
+    /// True when the leader should stamp commands and ask for periodic and site commands.
+    var hasLeaderDuties: Bool { get }
+    /// `command` with its time set to `atMs`: the leader stamps every command it
+    /// accepts, so replicas never read their own clocks.
+    func stamped(_ command: [UInt8], atMs: UInt64) -> [UInt8]
+    /// The latest time (ms) any applied command carried; a new leader never
+    /// stamps earlier than this.
+    var clockMs: UInt64 { get }
+    /// A command the leader should propose now, at wall-clock `nowMs` (expire
+    /// offers, fire callbacks, roll KPI windows), or nil when nothing is due. The
+    /// leader asks about once a second.
+    func periodicCommand(nowMs: UInt64) -> [UInt8]?
+    /// Commands that bring the recorded sites in line with what the leader sees:
+    /// `known` are the sites of the current members, `reachable` those the leader
+    /// heard from recently (its own included).
+    func siteCommands(known: [String], reachable: Set<String>) -> [[UInt8]]
 }
 
 extension ReplicatedStateMachine {
