@@ -15,9 +15,8 @@ import Foundation
 /// Nil when a leaf is not JSON (the callers' old fallbacks still apply).
 public enum CompactJSON {
     public static func data(_ object: [String: Any]) -> [UInt8]? {
-        var out: [UInt8] = []
-        out.reserveCapacity(256)
-        return write(object, into: &out) ? out : nil
+        var out = JSONWriter()
+        return write(object, into: &out) ? out.bytes : nil
     }
 
     /// `object` with `"at"` first: `{"at":0,...}`, so the leader can stamp the
@@ -25,77 +24,59 @@ public enum CompactJSON {
     static func dataWithTimeFirst(_ object: [String: Any], atMs: UInt64) -> [UInt8]? {
         var rest = object
         rest["at"] = nil
-        var out: [UInt8] = Array("{\"at\":\(atMs)".utf8)
-        out.reserveCapacity(256)
-        for key in rest.keys.sorted() {
-            out.append(UInt8(ascii: ","))
-            appendString(key, into: &out)
-            out.append(UInt8(ascii: ":"))
-            guard write(rest[key]!, into: &out) else { return nil }
-        }
-        out.append(UInt8(ascii: "}"))
-        return out
+        var out = JSONWriter()
+        out.raw("{\"at\":")
+        out.number(atMs)
+        return writeMembers(rest, into: &out, first: false) ? out.bytes : nil
     }
 
-    private static func write(_ value: Any, into out: inout [UInt8]) -> Bool {
+    /// The members of `dictionary` in key order, and the closing brace.
+    private static func writeMembers(_ dictionary: [String: Any], into out: inout JSONWriter, first: Bool) -> Bool {
+        for (offset, key) in dictionary.keys.sorted().enumerated() {
+            if offset > 0 || !first { out.raw(",") }
+            out.string(key)
+            out.raw(":")
+            guard write(dictionary[key]!, into: &out) else { return false }
+        }
+        out.raw("}")
+        return true
+    }
+
+    private static func write(_ value: Any, into out: inout JSONWriter) -> Bool {
         switch value {
         case let text as String:
-            appendString(text, into: &out)
+            out.string(text)
         case let dictionary as [String: Any]:
-            out.append(UInt8(ascii: "{"))
-            for (offset, key) in dictionary.keys.sorted().enumerated() {
-                if offset > 0 { out.append(UInt8(ascii: ",")) }
-                appendString(key, into: &out)
-                out.append(UInt8(ascii: ":"))
-                guard write(dictionary[key]!, into: &out) else { return false }
-            }
-            out.append(UInt8(ascii: "}"))
+            out.raw("{")
+            return writeMembers(dictionary, into: &out, first: true)
         case let array as [Any]:
-            out.append(UInt8(ascii: "["))
+            out.raw("[")
             for (offset, element) in array.enumerated() {
-                if offset > 0 { out.append(UInt8(ascii: ",")) }
+                if offset > 0 { out.raw(",") }
                 guard write(element, into: &out) else { return false }
             }
-            out.append(UInt8(ascii: "]"))
+            out.raw("]")
         case is NSNull:
-            out.append(contentsOf: "null".utf8)
+            out.raw("null")
         default:
             // Exact Swift types only: `as? Int` or `as? Bool` would also accept an
             // NSNumber and could turn a parsed 1 into `true`.
             if type(of: value) == Bool.self, let flag = value as? Bool {
-                out.append(contentsOf: (flag ? "true" : "false").utf8)
+                out.raw(flag ? "true" : "false")
             } else if type(of: value) == Int.self, let number = value as? Int {
-                out.append(contentsOf: String(number).utf8)
+                out.raw(String(number))
             } else if type(of: value) == UInt64.self, let number = value as? UInt64 {
-                out.append(contentsOf: String(number).utf8)
+                out.number(number)
             } else if type(of: value) == UInt32.self, let number = value as? UInt32 {
-                out.append(contentsOf: String(number).utf8)
+                out.raw(String(number))
             } else if type(of: value) == Int64.self, let number = value as? Int64 {
-                out.append(contentsOf: String(number).utf8)
+                out.raw(String(number))
             } else if let text = try? JSONSerialization.data(withJSONObject: value, options: [.fragmentsAllowed]) {
-                out.append(contentsOf: text)
+                out.append(Array(text))
             } else {
                 return false
             }
         }
         return true
-    }
-
-    private static func appendString(_ text: String, into out: inout [UInt8]) {
-        out.append(UInt8(ascii: "\""))
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
-            case UInt8(ascii: "\\"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
-            case 0x0A: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
-            case 0x0D: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
-            case 0x09: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
-            case 0..<0x20:
-                let hex = String(byte, radix: 16)
-                out.append(contentsOf: ("\\u" + String(repeating: "0", count: 4 - hex.count) + hex).utf8)
-            default: out.append(byte)
-            }
-        }
-        out.append(UInt8(ascii: "\""))
     }
 }

@@ -76,11 +76,14 @@ extension DrillEvidence {
     }
 }
 
-/// Appends JSON text to a byte buffer.
+/// Appends JSON text to a byte buffer (the drill evidence, `CompactJSON`).
 struct JSONWriter {
     private(set) var bytes: [UInt8] = []
 
     mutating func raw(_ text: String) { bytes.append(contentsOf: text.utf8) }
+
+    /// JSON text made elsewhere, as it is.
+    mutating func append(_ text: [UInt8]) { bytes.append(contentsOf: text) }
 
     mutating func number(_ value: UInt64) { bytes.append(contentsOf: String(value).utf8) }
 

@@ -1,5 +1,4 @@
 import Dispatch
-import Raft
 import Synchronization
 
 /// The O(state) work on the replicated state, done off the node loop: the state
