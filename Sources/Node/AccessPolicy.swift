@@ -54,7 +54,8 @@ public enum AccessPolicy {
             "GET /v1/patients/{id}/record": people, "POST /v1/patients/{id}/shred": [.supervisor],
             "GET /v1/audit": [.auditor], "GET /v1/audit/verify": [.auditor], "POST /v1/audit/archive": [.auditor],
             "POST /v1/tokens/{id}/revoke": [.supervisor, .ops],
-            "POST /v1/keys/rewrap": [.ops], "GET /v1/keys/usage": [.ops], "POST /v1/keys/retire": [.ops], "GET /v1/patients/retention": [.supervisor],
+            "POST /v1/keys/rewrap": [.ops], "GET /v1/keys/usage": [.ops], "POST /v1/keys/retire": [.ops], "POST /v1/keys/reload": [.ops],
+            "GET /v1/patients/retention": [.supervisor], "POST /v1/patients/retention": [.supervisor],
             "GET /v1/drill/evidence": [.ops], "POST /v1/drill/disk": [.ops],
         ]
         for action in ["abandon", "callback", "escalate", "transfer", "disposition", "verify"] {

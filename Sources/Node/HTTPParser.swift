@@ -191,9 +191,39 @@ public enum HTTPParser {
         var query: [String: String] = [:]
         for pair in target[target.index(after: mark)...].split(separator: "&") {
             let pieces = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            query[String(pieces[0])] = pieces.count > 1 ? String(pieces[1]) : ""
+            query[percentDecoded(pieces[0])] = pieces.count > 1 ? percentDecoded(pieces[1]) : ""
         }
         return (String(target[..<mark]), query)
+    }
+
+    /// A query key or value with `%XX` escapes and form-style `+` (space)
+    /// decoded; text that is not valid escaped UTF-8 stays as sent.
+    static func percentDecoded(_ text: Substring) -> String {
+        guard text.contains(where: { $0 == "%" || $0 == "+" }) else { return String(text) }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(text.utf8.count)
+        var iterator = text.utf8.makeIterator()
+        while let byte = iterator.next() {
+            switch byte {
+            case UInt8(ascii: "+"):
+                bytes.append(UInt8(ascii: " "))
+            case UInt8(ascii: "%"):
+                guard let high = iterator.next().flatMap(hexValue), let low = iterator.next().flatMap(hexValue) else { return String(text) }
+                bytes.append(high << 4 | low)
+            default:
+                bytes.append(byte)
+            }
+        }
+        return String(validating: bytes, as: UTF8.self) ?? String(text)
+    }
+
+    private static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+        default: nil
+        }
     }
 
     static func isTokenByte(_ byte: UInt8) -> Bool {

@@ -5,6 +5,9 @@ import Vault
 /// verification and crypto-shredding. Each one that changes something also
 /// appends its own audit event, in the same apply.
 extension LifelineStateMachine {
+    /// Most patients one retention command shreds (its answer says how many remain).
+    static let retentionShredsMax: UInt64 = 1_000
+
     mutating func applySecurity(_ payload: [UInt8]) -> Outcome {
         guard payload.count <= Self.commandBytesMax,
               let object = (try? JSONSerialization.jsonObject(with: Data(payload))) as? [String: Any]
@@ -18,6 +21,7 @@ extension LifelineStateMachine {
               let role = fields.string("role").flatMap(Vault.Role.init(rawValue:))
         else { return .failure(code: "invalid_command", message: "actor and role are required") }
         var after = security
+        var details: [String: Int] = [:]
         do {
             switch op {
             case "audit":
@@ -53,6 +57,25 @@ extension LifelineStateMachine {
                 _ = after.shred(patient)
                 try after.audit(AuditEvent.Draft(timeMs: at, actor: actor, role: role, action: "phi.shred", resources: ["patient:\(patient)"],
                                                  outcome: .allowed, reason: fields.string("reason") ?? ""))
+            case "shredPastRetention":
+                // Retention, in log order at the leader's time: every patient whose
+                // last record is older than the period, at most `limit` per command
+                // (sorted, so every replica picks the same ones), each audited.
+                guard let days = fields.uint64("retentionDays"), days <= NodeConfig.retentionDaysRange.upperBound,
+                      let limit = fields.uint64("limit"), (1...Self.retentionShredsMax).contains(limit) else {
+                    return .failure(code: "invalid_request", message: "retentionDays (0...\(NodeConfig.retentionDaysRange.upperBound)) and limit (1...\(Self.retentionShredsMax)) are required")
+                }
+                let reason = fields.string("reason") ?? ""
+                let due = after.keys.patientsPastRetention(nowMs: at, retentionMs: days * 86_400_000)
+                let chosen = due.prefix(Int(limit))
+                for patient in chosen {
+                    _ = after.shred(patient.rawValue)
+                    try after.audit(AuditEvent.Draft(timeMs: at, actor: actor, role: role, action: "phi.shred", resources: ["patient:\(patient.rawValue)"],
+                                                     outcome: .allowed, reason: "retention \(days) days: \(reason)"))
+                }
+                try after.audit(AuditEvent.Draft(timeMs: at, actor: actor, role: role, action: "retention.shred", resources: ["retention:\(days)d"],
+                                                 outcome: .allowed, reason: "shredded \(chosen.count), remaining \(due.count - chosen.count): \(reason)"))
+                details = ["shredded": chosen.count, "remaining": due.count - chosen.count, "retentionDays": Int(days)]
             case "archive":
                 guard let through = fields.uint64("through"), let hash = fields.string("hash").flatMap(Hex.decode), hash.count == Digest.sha256Bytes else {
                     return .failure(code: "invalid_request", message: "through (a sequence number) and hash (its event's SHA-256, hex) are required")
@@ -90,7 +113,7 @@ extension LifelineStateMachine {
         }
         security = after
         clockMs = max(clockMs, at)
-        return .securityApplied(sequence: security.nextSequence - 1)
+        return .securityApplied(sequence: security.nextSequence - 1, details: details)
     }
 
     /// Applies a sealed record carried by an enqueue: the data key (created on

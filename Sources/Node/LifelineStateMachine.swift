@@ -162,8 +162,9 @@ public struct LifelineStateMachine: ReplicatedStateMachine {
     public enum Outcome {
         case applied(CommandResult)
         case failure(code: String, message: String)
-        /// A security command applied; its audit event has this sequence number.
-        case securityApplied(sequence: UInt64)
+        /// A security command applied; its (last) audit event has this sequence
+        /// number; `details` are counts for the answer (never PHI).
+        case securityApplied(sequence: UInt64, details: [String: Int])
     }
 
     mutating func applyContact(_ payload: [UInt8]) -> Outcome {
@@ -378,8 +379,8 @@ public struct LifelineStateMachine: ReplicatedStateMachine {
         switch outcome {
         case .failure(let code, let message):
             object = ["ok": false, "error": ["code": code, "message": message]]
-        case .securityApplied(let sequence):
-            object = ["ok": true, "auditSequence": sequence]
+        case .securityApplied(let sequence, let details):
+            object = details.reduce(into: ["ok": true, "auditSequence": sequence] as [String: Any]) { $0[$1.key] = $1.value }
         case .applied(let result):
             if let rejection = result.rejection {
                 object = ["ok": false, "error": ["code": ContactJSON.rejectionCode(rejection.code), "message": rejection.detail]]

@@ -33,8 +33,9 @@ extension NodeAPI {
 
     /// A refusal, audited through the log (best effort when there is no quorum).
     static func refuse(_ runtime: NodeRuntime, _ status: Int, _ code: String, _ message: String,
-                       actor: String, role: Role, route: String, resources: [String] = []) -> RefusedRequest {
-        audit(runtime, actor: actor, role: role, action: "api.denied", resources: [route] + resources, outcome: "denied", reason: message)
+                       actor: String, role: Role, route: String, resources: [String] = [], breakGlass: Bool = false) -> RefusedRequest {
+        audit(runtime, actor: actor, role: role, action: "api.denied", resources: [route] + resources, outcome: "denied", reason: message,
+              breakGlass: breakGlass)
         return RefusedRequest(response: .error(status, code: code, message: message))
     }
 
@@ -111,6 +112,10 @@ extension NodeAPI {
                 return .error(503, code: "busy", message: "the node did not answer in time")
             }
         }
+        router.add("POST", "/v1/keys/reload") { request, _ in
+            guard let principal = request.principal else { return .error(503, code: "no_key_ring", message: "this node has no key ring configured") }
+            return reloadKeyRing(runtime, actor: principal.subject, role: principal.role)
+        }
         router.add("POST", "/v1/keys/retire") { request, _ in
             body(request, allowed: ["version"]) { fields in
                 guard let version = fields.uint64("version"), version > 0, version <= UInt64(UInt32.max) else {
@@ -137,11 +142,25 @@ extension NodeAPI {
             }
         }
         router.add("GET", "/v1/patients/retention") { request, _ in
-            let days = UInt64(request.query["olderThanDays"] ?? "") ?? PatientKeyStore.retentionMsDefault / 86_400_000
+            guard let days = retentionDays(request.query["olderThanDays"], runtime) else { return invalidRetention() }
             let now = UInt64(Date().timeIntervalSince1970 * 1000)
             return read(runtime) { machine in
                 let due = machine.security.keys.patientsPastRetention(nowMs: now, retentionMs: days * 86_400_000).map(\.rawValue)
-                return ["olderThanDays": days, "patients": due]
+                return ["olderThanDays": days, "retentionDays": runtime.config.retention, "patients": due]
+            }
+        }
+        router.add("POST", "/v1/patients/retention") { request, _ in
+            body(request, allowed: ["reason", "olderThanDays", "limit"]) { fields in
+                let reason = try fields.requiredString("reason", maxBytes: AuditEvent.reasonBytesMax)
+                let given = fields.raw("olderThanDays") == nil ? nil : fields.uint64("olderThanDays").map(String.init) ?? "invalid"
+                guard let days = retentionDays(given, runtime) else {
+                    throw Fields.Failure("invalid_request", "olderThanDays: a whole number of days, 0...\(NodeConfig.retentionDaysRange.upperBound)")
+                }
+                guard fields.raw("limit") == nil || fields.uint64("limit").map({ (1...LifelineStateMachine.retentionShredsMax).contains($0) }) == true else {
+                    throw Fields.Failure("invalid_request", "limit: 1...\(LifelineStateMachine.retentionShredsMax) patients per call")
+                }
+                let limit = fields.uint64("limit") ?? LifelineStateMachine.retentionShredsMax
+                return security(runtime, "shredPastRetention", request.principal, ["retentionDays": days, "limit": limit, "reason": reason])
             }
         }
         router.add("POST", "/v1/tokens/{id}/revoke") { request, parameters in
@@ -157,10 +176,15 @@ extension NodeAPI {
         router.add("GET", "/v1/audit") { request, _ in
             let from = UInt64(request.query["from"] ?? "") ?? 0
             let to = UInt64(request.query["to"] ?? "") ?? UInt64.max
+            // Optional filters: only break-glass accesses; only one action.
+            let breakGlassOnly = request.query["breakGlass"] == "true"
+            let action = request.query["action"]
             return read(runtime) { machine in
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys]
-                let events = machine.security.events.filter { $0.timeMs >= from && $0.timeMs <= to }.compactMap { event -> Any? in
+                let events = machine.security.events.filter {
+                    $0.timeMs >= from && $0.timeMs <= to && (!breakGlassOnly || $0.breakGlass) && (action == nil || $0.action == action)
+                }.compactMap { event -> Any? in
                     (try? encoder.encode(event)).flatMap { try? JSONSerialization.jsonObject(with: $0) }
                 }
                 return ["events": events, "head": ["nextSequence": machine.security.nextSequence, "lastHash": Hex.encode(machine.security.lastHash)],
@@ -189,6 +213,42 @@ extension NodeAPI {
                 return security(runtime, "archive", request.principal, ["through": through, "hash": hash])
             }
         }
+    }
+
+    /// Reloads this node's key ring file (`POST /v1/keys/reload`, SIGHUP): the
+    /// answer names the versions before and after; a refusal (409) keeps the
+    /// running ring. Both are logged and audited as `key.reload`.
+    static func reloadKeyRing(_ runtime: NodeRuntime, actor: String, role: Role) -> HTTPResponse {
+        let node = runtime.config.node.rawValue
+        do {
+            let reload = try runtime.reloadKeyRing()
+            let ring = reload.current
+            let summary = "active \(ring.activeVersion), versions \(ring.versions.map(\.version)), retired \(ring.retired.map(\.version))"
+            runtime.log.info("keys.reloaded", [("changed", "\(reload.changed)"), ("active", "\(ring.activeVersion)"),
+                                               ("versions", "\(ring.versions.map(\.version))"), ("retired", "\(ring.retired.map(\.version))")])
+            audit(runtime, actor: actor, role: role, action: "key.reload", resources: ["node:\(node)", "kek:\(ring.activeVersion)"],
+                  reason: reload.changed ? "was active \(reload.previous.activeVersion); now \(summary)" : "unchanged: \(summary)")
+            return json(200, ["node": node, "changed": reload.changed, "previousActiveVersion": reload.previous.activeVersion,
+                              "activeVersion": ring.activeVersion, "ringVersions": ring.versions.map(\.version),
+                              "retiredVersions": ring.retired.map(\.version)])
+        } catch {
+            runtime.log.warning("keys.reload_refused", [("reason", error.reason)])
+            audit(runtime, actor: actor, role: role, action: "key.reload", resources: ["node:\(node)"], outcome: "denied", reason: error.reason)
+            let code = runtime.keyRing == nil ? "no_key_ring" : "reload_refused"
+            return .error(runtime.keyRing == nil ? 503 : 409, code: code, message: "\(error.reason); the node keeps its running key ring")
+        }
+    }
+
+    /// `olderThanDays` as given (0 allowed: everything recorded before now), or
+    /// the node's configured retention; nil when it is not a number in range.
+    static func retentionDays(_ text: String?, _ runtime: NodeRuntime) -> UInt64? {
+        guard let text else { return runtime.config.retention }
+        guard let days = UInt64(text), days <= NodeConfig.retentionDaysRange.upperBound else { return nil }
+        return days
+    }
+
+    static func invalidRetention() -> HTTPResponse {
+        .error(400, code: "invalid_request", message: "olderThanDays: a whole number of days, 0...\(NodeConfig.retentionDaysRange.upperBound)")
     }
 
     /// Where the in-state audit trail starts (genesis: sequence 1, zero hash).
@@ -251,7 +311,8 @@ extension NodeAPI {
         let actor = principal?.subject ?? "tls-client"
         let role = principal?.role ?? .ops
         guard decision.allowed else {
-            return refuse(runtime, 403, "forbidden", decision.why, actor: actor, role: role, route: route, resources: ["patient:\(patient)"]).response
+            return refuse(runtime, 403, "forbidden", decision.why, actor: actor, role: role, route: route, resources: ["patient:\(patient)"],
+                          breakGlass: breakGlass).response
         }
         switch decision.sealed.map({ sealed in Result { () throws(VaultError) in try sealed.open(ring: ring) } }) {
         case .success(let fields):
@@ -261,7 +322,8 @@ extension NodeAPI {
             }
             return json(200, ["patient": patient, "fields": fields, "breakGlass": breakGlass])
         case .failure(let error):
-            audit(runtime, actor: actor, role: role, action: "phi.read", resources: ["patient:\(patient)"], outcome: "denied", reason: error.reason)
+            audit(runtime, actor: actor, role: role, action: "phi.read", resources: ["patient:\(patient)"], outcome: "denied",
+                  reason: reason.isEmpty ? error.reason : "\(error.reason) (stated reason: \(reason))", breakGlass: breakGlass)
             // All or nothing: no field of a record whose key cannot be opened leaves.
             let status = error.code == .unknownPatient ? 404 : 409
             let code = switch error.code {

@@ -53,7 +53,7 @@ struct ConfigWalker {
         guard let object = self.object(value, at: "") else { return nil }
         let known: Set<String> = [
             "node", "site", "clusterID", "dataDir", "peerListen", "apiListen", "peers", "tls", "raft",
-            "snapshotEveryEntries", "apiPlainHTTP", "join", "advertisePeer", "advertiseAPI", "siteDownAfterMs", "dashboardListen", "keyRing", "drill",
+            "snapshotEveryEntries", "apiPlainHTTP", "join", "advertisePeer", "advertiseAPI", "siteDownAfterMs", "dashboardListen", "keyRing", "retentionDays", "drill",
         ]
         unknownKeys(object, known: known, at: "")
         let node = nodeID(object["node"], at: "node")
@@ -93,6 +93,9 @@ struct ConfigWalker {
             problem("keyRing", "\(Log.quoted(keyRing)) is not a readable file ('lifeline keys init --file FILE' makes one)")
         }
         let keyRingValid = object["keyRing"] == nil || keyRing != nil
+        let retention = object["retentionDays"] == nil
+            ? nil : uint(object["retentionDays"], at: "retentionDays", range: NodeConfig.retentionDaysRange)
+        let retentionValid = object["retentionDays"] == nil || retention != nil
         let drill = object["drill"] == nil ? DrillSettings.off : self.drill(object["drill"]!, at: "drill")
         if plain == true, let apiListen, !apiListen.isLoopback {
             problem("apiPlainHTTP", "plain HTTP is allowed only when apiListen is a loopback address, not \(apiListen)")
@@ -101,7 +104,7 @@ struct ConfigWalker {
             problem("apiListen", "\(apiListen) is also peerListen")
         }
         guard let node, let site, let clusterID, let dataDir, let peerListen, let apiListen, let peers, let tls,
-              let raft, let snapshotEvery, let plain, let join, let advertisePeer, let advertiseAPI, siteDownAfterValid, dashboardValid, keyRingValid, let drill
+              let raft, let snapshotEvery, let plain, let join, let advertisePeer, let advertiseAPI, siteDownAfterValid, dashboardValid, keyRingValid, retentionValid, let drill
         else { return nil }
         var config = NodeConfig(
             node: node, site: site, clusterID: clusterID, dataDir: dataDir, peerListen: peerListen,
@@ -111,6 +114,7 @@ struct ConfigWalker {
         config.siteDownAfterMs = siteDownAfter
         config.dashboardListen = dashboard
         config.keyRing = keyRing
+        config.retentionDays = retention
         config.drill = drill
         return config
     }

@@ -121,6 +121,15 @@ public struct NodeConfig: Sendable, Equatable {
     /// marks the site down and reroutes its calls (nil: 3 × raft.electionMs).
     public var siteDownAfterMs: UInt64?
 
+    /// How long a patient's records are kept after their last record before the
+    /// retention listing and `POST /v1/patients/retention/shred` treat them as
+    /// due (nil: `retentionDaysDefault`, six years).
+    public var retentionDays: UInt64?
+    /// `retentionDays` or its default.
+    public var retention: UInt64 { retentionDays ?? Self.retentionDaysDefault }
+    public static let retentionDaysDefault: UInt64 = 2_192
+    public static let retentionDaysRange: ClosedRange<UInt64> = 1...36_500
+
     /// The cluster key ring file (KEKs and the token secret; 0600). With it the
     /// node seals patient fields into the log; without it they are dropped.
     public var keyRing: String?

@@ -11,7 +11,9 @@ public final class NodeRuntime: Sendable {
     public let inbox: Inbox<NodeInput>
     let published: PublishedView
     /// The cluster key ring, when configured: patient fields are sealed with it.
-    public let keyRing: KeyRing?
+    /// `reloadKeyRing` replaces it while the node runs.
+    public var keyRing: KeyRing? { ring.withLock { $0 } }
+    private let ring: Mutex<KeyRing?>
     private let finished = Completion<String?>()
 
     public static let inboxCapacity = 16_384
@@ -20,9 +22,33 @@ public final class NodeRuntime: Sendable {
     public init(config: NodeConfig, log: Log, keyRing: KeyRing? = nil) {
         self.config = config
         self.log = log
-        self.keyRing = keyRing
+        ring = Mutex(keyRing)
         inbox = Inbox(capacity: NodeRuntime.inboxCapacity)
         published = PublishedView(ClusterView(node: config.node, site: config.site, clusterID: config.clusterID))
+    }
+
+    /// What a key ring reload did.
+    public struct KeyRingReload: Sendable {
+        public let previous: KeyRing
+        public let current: KeyRing
+        public var changed: Bool {
+            previous.activeVersion != current.activeVersion || previous.versions.map(\.version) != current.versions.map(\.version)
+                || previous.retired != current.retired
+        }
+    }
+
+    /// Reads the configured key ring file again and puts it in place of the
+    /// running one when `KeyRing.checkReplacement` accepts it (a rotated ring,
+    /// a retirement's tombstone). Any refusal keeps the running ring.
+    public func reloadKeyRing() throws(VaultError) -> KeyRingReload {
+        guard let path = config.keyRing else { throw VaultError(.keyRing, "this node has no key ring configured") }
+        let loaded = try KeyRing.load(path: path)
+        return try ring.withLock { current throws(VaultError) -> KeyRingReload in
+            guard let previous = current else { throw VaultError(.keyRing, "this node started without a key ring") }
+            try previous.checkReplacement(loaded)
+            current = loaded
+            return KeyRingReload(previous: previous, current: loaded)
+        }
     }
 
     /// Starts the loop thread. `openStore` runs on that thread (the store is

@@ -56,6 +56,7 @@ public enum NodeServer {
         sigemptyset(&stopSignals)
         sigaddset(&stopSignals, SIGTERM)
         sigaddset(&stopSignals, SIGINT)
+        sigaddset(&stopSignals, SIGHUP)
         pthread_sigmask(SIG_BLOCK, &stopSignals, nil)
 
         if let warning = config.drill.warning {
@@ -121,6 +122,12 @@ public enum NodeServer {
             if signal == SIGTERM || signal == SIGINT {
                 log.info("node.stopping", [("signal", signal == SIGTERM ? "SIGTERM" : "SIGINT")])
                 break
+            }
+            if signal == SIGHUP {
+                // Reload the key ring off this thread: its audit event waits for a commit.
+                log.info("keys.reload_requested", [("signal", "SIGHUP")])
+                Thread.detachNewThread { _ = NodeAPI.reloadKeyRing(runtime, actor: "signal:SIGHUP", role: .ops) }
+                continue
             }
             if runtime.isFinished {
                 exitCode = 1

@@ -179,7 +179,13 @@ public struct SealedPatientRecord: Sendable {
 
     /// All fields or an error: never partial plaintext.
     public func open(ring: KeyRing) throws(VaultError) -> [String: String] {
-        guard !fields.isEmpty else { throw VaultError(.unknownPatient, "no record for this patient") }
+        guard !fields.isEmpty else {
+            // A shredded patient's fields are gone with the key: say so, not "unknown".
+            if keys.shredded.contains(Vault.PatientID(patient)) {
+                throw VaultError(.shredded, "this patient was crypto-shredded; their records can never be decrypted")
+            }
+            throw VaultError(.unknownPatient, "no record for this patient")
+        }
         let opened = try keys.decrypt(SealedRecord(patient: Vault.PatientID(patient), newKey: nil, fields: fields), ring: ring)
         return opened.mapValues { String(decoding: $0, as: UTF8.self) }
     }

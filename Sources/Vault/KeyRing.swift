@@ -116,6 +116,37 @@ public struct KeyRing: Sendable {
         return copy
     }
 
+    /// Throws unless `newer` may replace this ring in a running node (a reload):
+    /// the same cluster and token secret (tokens already issued stay valid);
+    /// every version this ring holds is still there with the same key, or is
+    /// retired in `newer` with a tombstone; no tombstone is dropped; the active
+    /// version does not go back. An out-of-date copy or another cluster's file
+    /// is refused, so a reload can never make a stored data key unopenable
+    /// except by a deliberate retirement.
+    public func checkReplacement(_ newer: KeyRing) throws(VaultError) {
+        guard newer.clusterID == clusterID else {
+            throw VaultError(.keyRing, "the new key ring belongs to cluster '\(newer.clusterID)', this node runs cluster '\(clusterID)'")
+        }
+        guard newer.tokenSecret.constantTimeEquals(tokenSecret) else {
+            throw VaultError(.keyRing, "the new key ring has another token secret (every issued token would stop working); restart the node to change it")
+        }
+        for version in versions {
+            if let kept = newer.versions.first(where: { $0.version == version.version }) {
+                guard kept.key.constantTimeEquals(version.key) else {
+                    throw VaultError(.keyRing, "KEK version \(version.version) has another key in the new ring: it is not a copy of this cluster's ring")
+                }
+            } else if !newer.retired.contains(where: { $0.version == version.version }) {
+                throw VaultError(.keyRing, "KEK version \(version.version) is missing from the new ring without a tombstone; data keys wrapped under it would become unreadable")
+            }
+        }
+        for tombstone in retired where !newer.retired.contains(where: { $0.version == tombstone.version }) {
+            throw VaultError(.keyRing, "the new ring has lost the tombstone of retired KEK version \(tombstone.version): it is an older copy")
+        }
+        guard newer.activeVersion >= activeVersion else {
+            throw VaultError(.keyRing, "the new ring's active KEK version \(newer.activeVersion) is older than this node's \(activeVersion): it is an older copy")
+        }
+    }
+
     /// The token signer and verifier for this cluster's secret.
     public var tokenSigner: TokenSigner { TokenSigner(secret: tokenSecret) }
     public var tokenVerifier: TokenVerifier { TokenVerifier(secret: tokenSecret) }

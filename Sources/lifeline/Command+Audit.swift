@@ -4,10 +4,11 @@ import Vault
 
 let auditCommand = Command(
     name: "audit",
-    summary: "verify the replicated audit trail, export it as JSON lines, or archive its oldest events",
+    summary: "verify the replicated audit trail, export it as JSON lines, report break-glass accesses, or archive its oldest events",
     help: """
         Usage: lifeline audit verify TARGET [--archive FILE]
                lifeline audit export TARGET [--from MS] [--to MS] [--out FILE]
+               lifeline audit break-glass TARGET [--from MS] [--to MS] [--json]
                lifeline audit archive --through N --out FILE TARGET
 
         verify: asks a node to check the audit hash chain (each event carries the
@@ -20,6 +21,12 @@ let auditCommand = Command(
         export: every audit event (no patient data: actors, roles, actions,
         resource ids, outcomes, reasons) between --from and --to (ms since the
         epoch), one JSON object per line, to FILE or standard output.
+
+        break-glass: the report of every record opened outside the normal rules
+        (breakGlass=true on GET /v1/patients/{id}/record) between --from and
+        --to: when, who (subject and role), which patient and task, the stated
+        reason, and whether it was allowed; newest last. For the privacy
+        officer's review. --json prints the events as a JSON array.
 
         TARGET is --cluster DIR (its auditor token) or --url with --ca, --cert,
         --key and --token (an auditor token).
@@ -37,6 +44,7 @@ let auditCommand = Command(
           lifeline audit verify --cluster /tmp/ll
           lifeline audit archive --through 50000 --out audit-2026.jsonl --cluster /tmp/ll
           lifeline audit export --cluster /tmp/ll --from 1795000000000 --out audit.jsonl
+          lifeline audit break-glass --cluster /tmp/ll
 
         Exit codes: 0 ok (chain intact), 1 failed or broken, 2 usage.
         """,
@@ -75,9 +83,7 @@ let auditCommand = Command(
             return ExitCode.failed
         case ("export", 1):
             var path = "/v1/audit"
-            var query: [String] = []
-            if let from = options.value("from") { guard UInt64(from) != nil else { throw UsageError("--from wants ms since the epoch") }; query.append("from=\(from)") }
-            if let to = options.value("to") { guard UInt64(to) != nil else { throw UsageError("--to wants ms since the epoch") }; query.append("to=\(to)") }
+            let query = try timeQuery(options)
             if !query.isEmpty { path += "?" + query.joined(separator: "&") }
             let events = try decodeEvents(try APIClientCommand.send(target, "GET", path))
             let encoder = JSONEncoder()
@@ -91,6 +97,20 @@ let auditCommand = Command(
                 print(lines, terminator: "")
             }
             return ExitCode.ok
+        case ("break-glass", 1):
+            let events = try decodeEvents(try APIClientCommand.send(target, "GET", "/v1/audit?" + (try timeQuery(options) + ["breakGlass=true"]).joined(separator: "&")))
+            if options.has("json") {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys]
+                print(String(decoding: try encoder.encode(events), as: UTF8.self))
+                return ExitCode.ok
+            }
+            print("break-glass accesses: \(events.count)")
+            for event in events {
+                let when = Date(timeIntervalSince1970: Double(event.timeMs) / 1000).formatted(Date.ISO8601FormatStyle())
+                print("  \(when)  #\(event.sequence)  \(event.actor) (\(event.role.rawValue))  \(event.action) \(event.outcome.rawValue)  \(event.resources.joined(separator: " "))  reason: \(event.reason)")
+            }
+            return ExitCode.ok
         case ("archive", 1):
             guard let text = options.value("through"), let through = UInt64(text), through > 0 else {
                 throw UsageError("--through N (the sequence number of the last event to archive) is required")
@@ -99,10 +119,18 @@ let auditCommand = Command(
             guard !FileManager.default.fileExists(atPath: out) else { throw CommandFailure("\(out) already exists") }
             return try archiveAudit(target, through: through, out: out)
         default:
-            throw UsageError("want 'audit verify', 'audit export' or 'audit archive'")
+            throw UsageError("want 'audit verify', 'audit export', 'audit break-glass' or 'audit archive'")
         }
     }
 )
+
+/// `from=` and `to=` query items from --from and --to (ms since the epoch).
+private func timeQuery(_ options: OptionParser) throws -> [String] {
+    var query: [String] = []
+    if let from = options.value("from") { guard UInt64(from) != nil else { throw UsageError("--from wants ms since the epoch") }; query.append("from=\(from)") }
+    if let to = options.value("to") { guard UInt64(to) != nil else { throw UsageError("--to wants ms since the epoch") }; query.append("to=\(to)") }
+    return query
+}
 
 /// The events of a `GET /v1/audit` answer.
 func decodeEvents(_ response: HTTPResponse) throws -> [AuditEvent] {

@@ -12,7 +12,7 @@ let clusterCommand = Command(
     help: """
         Usage: lifeline cluster up --nodes N --dir DIR [--base-port P] [--snapshot-every N] [--spares N] [--restore BACKUP] [--keys F]
                lifeline cluster down --dir DIR
-               lifeline cluster kill NODE --dir DIR [--signal KILL|TERM|STOP|CONT]
+               lifeline cluster kill NODE --dir DIR [--signal KILL|TERM|STOP|CONT|HUP]
                lifeline cluster start NODE --dir DIR
 
         up: creates DIR with a CA and certificates (DIR/tls), a key ring
@@ -32,7 +32,8 @@ let clusterCommand = Command(
 
         kill: sends one node of DIR a signal (default KILL, i.e. kill -9: the
         site's process dies without a goodbye). TERM stops it gracefully (a
-        leader hands over leadership first); STOP/CONT pause and resume it.
+        leader hands over leadership first); STOP/CONT pause and resume it;
+        HUP makes it reload its key ring file (as 'lifeline keys reload').
 
         start: starts a stopped node of DIR again ('lifeline serve --config
         DIR/<node>.json', log appended to DIR/<node>.log) and records its new
@@ -49,7 +50,7 @@ let clusterCommand = Command(
           --keys F             use a copy of the key ring F (0600) instead of a new one:
                                the ring of the cluster a backup came from, so its
                                records open (a new ring cannot open them)
-          --signal NAME        for kill: KILL (default), TERM, STOP or CONT
+          --signal NAME        for kill: KILL (default), TERM, STOP, CONT or HUP
 
         Example:
           lifeline cluster up --nodes 3 --dir /tmp/ll

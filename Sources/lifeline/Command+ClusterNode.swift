@@ -6,7 +6,7 @@ import Node
 /// `lifeline cluster kill|start NODE`: one node of a local cluster, by the PID
 /// recorded in cluster.json (never a process that is not that node's `serve`).
 extension LocalCluster {
-    static let signals: [(name: String, number: Int32)] = [("KILL", SIGKILL), ("TERM", SIGTERM), ("STOP", SIGSTOP), ("CONT", SIGCONT)]
+    static let signals: [(name: String, number: Int32)] = [("KILL", SIGKILL), ("TERM", SIGTERM), ("STOP", SIGSTOP), ("CONT", SIGCONT), ("HUP", SIGHUP)]
 
     static func signal(named name: String) throws -> Int32 {
         let wanted = name.uppercased().hasPrefix("SIG") ? String(name.uppercased().dropFirst(3)) : name.uppercased()

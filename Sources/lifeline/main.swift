@@ -16,6 +16,7 @@ let commands: [Command] = [
     queuesCommand,
     agentsCommand,
     tasksCommand,
+    patientsCommand,
     backupCommand,
     restoreCommand,
     simulateCommand,

@@ -32,6 +32,15 @@ import Testing
         #expect(consumed == text.utf8.count - "GET / HTTP/1.1\r\n".utf8.count)
     }
 
+    @Test func queryValuesArePercentDecodedAndBadEscapesStayAsSent() {
+        let (path, query) = HTTPParser.splitTarget("/v1/patients/p/record?reason=chart%20review+2026&breakGlass=true&k%C3%A9y=%E2%9C%93&bad=50%&odd=%zz&raw=a%FFb")
+        #expect(path == "/v1/patients/p/record")
+        #expect(query["reason"] == "chart review 2026")
+        #expect(query["breakGlass"] == "true")
+        #expect(query["k\u{e9}y"] == "\u{2713}")
+        #expect(query["bad"] == "50%" && query["odd"] == "%zz" && query["raw"] == "a%FFb")
+    }
+
     @Test func waitsForMoreBytes() throws {
         guard case .needMore = try parse("GET / HTTP/1.1\r\nHost: a\r\n") else {
             Issue.record("head is incomplete")

@@ -170,4 +170,126 @@ import Vault
         }, "the failed read was not audited")
         #expect(try auditor.send("GET", "/v1/audit/verify").jsonObject?["ok"] as? Bool == true)
     }
+
+    /// Replaces the ring file's bytes, keeping it 0600 as nodes require.
+    static func writeRing(_ bytes: [UInt8], _ path: String) throws {
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        #expect(chmod(path, 0o600) == 0)
+    }
+
+    /// Creates the general queue and one task per patient at site-a.
+    static func enqueue(_ cluster: TestCluster, _ supervisor: HTTPClient, patients: [String]) throws {
+        #expect(cluster.waitUntil(timeoutMs: 10_000) { ((try? supervisor.send("GET", "/v1/sites").jsonObject?["sites"]) as? [Any])?.count == 3 })
+        #expect(try supervisor.sendJSON("PUT", "/v1/queues/general", json: [:] as [String: Any]).status == 200)
+        for patient in patients {
+            let created = try supervisor.sendJSON("POST", "/v1/tasks", json: [
+                "queue": "general", "channel": "chat", "site": "site-a",
+                "patient": ["id": patient, "name": "Name of \(patient)", "phone": "+1 555 0100", "dateOfBirth": "1970-01-02"],
+            ])
+            #expect(created.status == 201, "\(String(decoding: created.body, as: UTF8.self))")
+        }
+    }
+
+    /// `keys rotate --cluster` rotates, makes every running node reload the ring
+    /// and re-wraps the data keys: no restart. A reload refuses another cluster's
+    /// ring or an older copy and keeps the running ring; SIGHUP reloads too.
+    @Test func rotatingWithATargetReloadsEveryNodeAndRewrapsWithoutARestart() throws {
+        let cluster = try TestCluster(nodes: 3, slot: 19)
+        defer { cluster.down() }
+        guard let leader = cluster.awaitLeader(among: ["a", "b", "c"]) else { return }
+        let supervisor = try #require(cluster.client(leader, role: "supervisor"))
+        try Self.enqueue(cluster, supervisor, patients: ["ref-1", "ref-2"])
+        let ringFile = cluster.directory + "/keyring.json"
+        let original = Self.contents(ringFile)
+        let rotated = TestCluster.run(["keys", "rotate", "--file", ringFile, "--cluster", cluster.directory])
+        #expect(rotated.0 == 0 && rotated.1.contains("re-wrapped 2 data key(s) under KEK version 2; remaining 0"), "\(rotated.1)")
+        for node in ["a", "b", "c"] {
+            let usage = try #require(cluster.client(node)).send("GET", "/v1/keys/usage").jsonObject ?? [:]
+            #expect(usage["activeVersion"] as? Int == 2 && usage["wrappedDataKeys"] as? [String: Int] == ["2": 2], "\(node): \(usage)")
+        }
+        let record = try supervisor.send("GET", "/v1/patients/ref-1/record?breakGlass=true&reason=after+rotation")
+        #expect(record.status == 200 && (record.jsonObject?["fields"] as? [String: String])?["name"] == "Name of ref-1", "\(Self.message(record))")
+
+        // Refused reloads keep the running ring: another cluster's ring, an older copy.
+        let rotatedBytes = Self.contents(ringFile)
+        let other = cluster.directory + "/other.json"
+        #expect(TestCluster.run(["keys", "init", "--file", other, "--cluster-id", "local"]).0 == 0)
+        for (bytes, expected) in [(Self.contents(other), "another token secret"), (original, "missing from the new ring without a tombstone")] {
+            try Self.writeRing(bytes, ringFile)
+            let refused = TestCluster.run(["keys", "reload", "--cluster", cluster.directory])
+            #expect(refused.0 == 1 && refused.1.contains(expected) && refused.1.contains("keep their running ring"), "\(refused.1)")
+            let usage = try #require(cluster.client("b")).send("GET", "/v1/keys/usage").jsonObject ?? [:]
+            #expect(usage["activeVersion"] as? Int == 2, "a refused reload changed the running ring: \(usage)")
+        }
+        try Self.writeRing(rotatedBytes, ringFile)
+        let again = TestCluster.run(["keys", "reload", "--cluster", cluster.directory])
+        #expect(again.0 == 0 && again.1.contains("(unchanged)"), "\(again.1)")
+        // Nodes on different versions: re-wrap refuses and changes nothing.
+        #expect(TestCluster.run(["keys", "rotate", "--file", ringFile]).0 == 0)
+        #expect(try #require(cluster.client("a")).send("POST", "/v1/keys/reload").status == 200)
+        let split = TestCluster.run(["keys", "rewrap", "--cluster", cluster.directory])
+        #expect(split.0 == 1 && split.1.contains("differ") && split.1.contains("nothing was re-wrapped"), "\(split.1)")
+        // SIGHUP reloads the other two.
+        for node in ["b", "c"] {
+            #expect(TestCluster.run(["cluster", "kill", node, "--signal", "HUP", "--dir", cluster.directory]).0 == 0)
+        }
+        #expect(cluster.waitUntil(timeoutMs: 10_000) {
+            ["b", "c"].allSatisfy { (try? cluster.client($0)?.send("GET", "/v1/keys/usage").jsonObject?["activeVersion"] as? Int) == 3 }
+        }, "SIGHUP did not reload the key ring")
+        let rewrapped = TestCluster.run(["keys", "rewrap", "--cluster", cluster.directory])
+        #expect(rewrapped.0 == 0 && rewrapped.1.contains("re-wrapped 2 data key(s) under KEK version 3"), "\(rewrapped.1)")
+
+        let auditor = try #require(cluster.client(leader, role: "auditor"))
+        let events = try auditor.send("GET", "/v1/audit?action=key.reload").jsonObject?["events"] as? [[String: Any]] ?? []
+        #expect(events.count >= 10 && events.allSatisfy { $0["action"] as? String == "key.reload" }, "\(events.count) key.reload events")
+        #expect(events.filter { $0["outcome"] as? String == "denied" }.count == 6, "refused reloads are not audited")
+        #expect(events.contains { $0["actor"] as? String == "signal:SIGHUP" })
+        #expect(try auditor.send("GET", "/v1/audit/verify").jsonObject?["ok"] as? Bool == true)
+    }
+
+    /// Retention: patients past the period are listed and shredded by command,
+    /// each audited; break-glass reads are reported.
+    @Test func patientsPastRetentionAreShreddedByCommandAndBreakGlassIsReported() throws {
+        let cluster = try TestCluster(nodes: 3, slot: 19)
+        defer { cluster.down() }
+        guard let leader = cluster.awaitLeader(among: ["a", "b", "c"]) else { return }
+        let supervisor = try #require(cluster.client(leader, role: "supervisor"))
+        try Self.enqueue(cluster, supervisor, patients: ["ref-1", "ref-2", "ref-3"])
+        let read = try supervisor.send("GET", "/v1/patients/ref-2/record?breakGlass=true&reason=chart%20review+2026")
+        #expect(read.status == 200, "\(Self.message(read))")
+
+        let none = TestCluster.run(["patients", "retention", "--cluster", cluster.directory])
+        #expect(none.0 == 0 && none.1.contains("0 patient(s) past the retention period (2192 days)"), "\(none.1)")
+        let listed = TestCluster.run(["patients", "retention", "--cluster", cluster.directory, "--older-than-days", "0"])
+        #expect(listed.0 == 0 && listed.1.contains("3 patient(s)") && listed.1.contains("ref-3"), "\(listed.1)")
+        #expect(TestCluster.run(["patients", "retention", "--cluster", cluster.directory, "--shred"]).0 == 2, "a shred without a reason ran")
+        #expect(try supervisor.send("GET", "/v1/patients/retention?olderThanDays=soon").status == 400)
+        for bad in [["reason": "r", "olderThanDays": "soon"], ["reason": "r", "limit": 0], ["olderThanDays": 0]] as [[String: Any]] {
+            let response = try supervisor.sendJSON("POST", "/v1/patients/retention", json: bad)
+            #expect(response.status == 422 && Self.errorCode(response) == "invalid_request", "\(bad): \(Self.message(response))")
+        }
+        let first = try supervisor.sendJSON("POST", "/v1/patients/retention", json: ["reason": "policy", "olderThanDays": 0, "limit": 2])
+        #expect(first.status == 200 && first.jsonObject?["shredded"] as? Int == 2 && first.jsonObject?["remaining"] as? Int == 1,
+                "\(String(decoding: first.body, as: UTF8.self))")
+        let rest = TestCluster.run(["patients", "retention", "--cluster", cluster.directory, "--older-than-days", "0", "--shred", "--reason", "policy"])
+        #expect(rest.0 == 0 && rest.1.contains("crypto-shredded 1 patient(s)"), "\(rest.1)")
+        for node in ["a", "b", "c"] {
+            let reader = try #require(cluster.client(node, role: "supervisor"))
+            for patient in ["ref-1", "ref-2", "ref-3"] {
+                let response = try reader.send("GET", "/v1/patients/\(patient)/record?breakGlass=true&reason=check")
+                #expect(response.status == 409 && Self.errorCode(response) == "shredded", "\(node) \(patient): \(Self.message(response))")
+            }
+        }
+        let auditor = try #require(cluster.client(leader, role: "auditor"))
+        let shreds = try auditor.send("GET", "/v1/audit?action=phi.shred").jsonObject?["events"] as? [[String: Any]] ?? []
+        #expect(Set(shreds.compactMap { ($0["resources"] as? [String])?.first }) == ["patient:ref-1", "patient:ref-2", "patient:ref-3"])
+        #expect(shreds.allSatisfy { ($0["reason"] as? String)?.hasPrefix("retention 0 days: policy") == true })
+
+        let report = TestCluster.run(["audit", "break-glass", "--cluster", cluster.directory])
+        // One allowed read and nine refused ones (the shredded records), each flagged.
+        #expect(report.0 == 0 && report.1.contains("break-glass accesses: 10"), "\(report.1)")
+        #expect(report.1.contains("phi.read allowed  patient:ref-2  reason: chart review 2026"), "\(report.1)")
+        #expect(!report.1.contains("Name of"), "the report shows PHI")
+        #expect(try auditor.send("GET", "/v1/audit/verify").jsonObject?["ok"] as? Bool == true)
+    }
 }

@@ -75,6 +75,20 @@ import Testing
         #expect(Set(error?.problems.map(\.path) ?? []) == ["apiPlainHTTP", "snapshotEveryEntries"])
     }
 
+    @Test func retentionDaysDefaultsToSixYearsAndIsRangeChecked() throws {
+        let plain = try NodeConfig.parse(Array(Self.valid.utf8), file: "x", baseDirectory: "/", checkFiles: false)
+        #expect(plain.retentionDays == nil && plain.retention == 2_192)
+        let set = Self.valid.replacingOccurrences(of: "\"apiPlainHTTP\": true", with: "\"apiPlainHTTP\": true, \"retentionDays\": 3650")
+        #expect(try NodeConfig.parse(Array(set.utf8), file: "x", baseDirectory: "/", checkFiles: false).retention == 3_650)
+        for bad in ["0", "36501", "\"6y\"", "-1"] {
+            let text = Self.valid.replacingOccurrences(of: "\"apiPlainHTTP\": true", with: "\"apiPlainHTTP\": true, \"retentionDays\": \(bad)")
+            let error = #expect(throws: ConfigError.self, "retentionDays \(bad) was accepted") {
+                try NodeConfig.parse(Array(text.utf8), file: "x", baseDirectory: "/", checkFiles: false)
+            }
+            #expect(error?.problems.map(\.path) == ["retentionDays"], "\(bad): \(String(describing: error?.problems))")
+        }
+    }
+
     @Test func notJSONIsOneClearProblem() {
         let error = #expect(throws: ConfigError.self) {
             try NodeConfig.parse(Array("{nope".utf8), file: "x", baseDirectory: "/", checkFiles: false)

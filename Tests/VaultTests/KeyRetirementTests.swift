@@ -89,4 +89,37 @@ import Glibc
         let error = try #require(throws: VaultError.self) { try KeyRing.parse(bytes, source: name) }
         #expect(error.code == .keyRing, "\(name)")
     }
+
+    /// A running node takes a reloaded ring only when it is this cluster's ring,
+    /// newer or the same, and keeps every key it had (or its tombstone).
+    @Test func aReloadAcceptsRotationsAndRetirementsAndRefusesEverythingElse() throws {
+        let ring = try Fixture.ring()
+        let rotated = try ring.rotated(now: Fixture.now)
+        try ring.checkReplacement(ring)
+        try ring.checkReplacement(rotated)
+        let retired = try rotated.rotated(now: Fixture.now).retiring(version: 1, now: Fixture.now)
+        try rotated.checkReplacement(retired)
+        func refusal(_ current: KeyRing, _ newer: KeyRing) -> String {
+            do {
+                try current.checkReplacement(newer)
+                return "accepted"
+            } catch {
+                #expect(error.code == .keyRing)
+                return error.reason
+            }
+        }
+        #expect(refusal(ring, try Fixture.ring("other")).contains("belongs to cluster 'other'"))
+        #expect(refusal(ring, try Fixture.ring()).contains("another token secret"))
+        #expect(refusal(rotated, ring).contains("KEK version 2 is missing from the new ring without a tombstone"))
+        #expect(refusal(retired, rotated).contains("KEK version 3 is missing"))
+        let untombed = KeyRing(clusterID: ring.clusterID, versions: retired.versions, activeVersion: 3, tokenSecret: ring.tokenSecret)
+        #expect(refusal(retired, untombed).contains("lost the tombstone of retired KEK version 1"))
+        // Same secret and versions, but a key swapped: not a copy of this ring.
+        let forged = KeyRing(clusterID: ring.clusterID, versions: [KeyRing.Version(version: 1, created: "x", key: try SecretBytes(randomCount: 32))],
+                             activeVersion: 1, tokenSecret: ring.tokenSecret)
+        #expect(refusal(ring, forged).contains("KEK version 1 has another key"))
+        // An older copy that kept every version but moved the active one back.
+        let backwards = KeyRing(clusterID: ring.clusterID, versions: rotated.versions, activeVersion: 1, tokenSecret: ring.tokenSecret)
+        #expect(refusal(rotated, backwards).contains("older than this node's 2"))
+    }
 }
