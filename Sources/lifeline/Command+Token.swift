@@ -6,7 +6,7 @@ let tokenCommand = Command(
     name: "token",
     summary: "issue a signed API bearer token from the key ring, or revoke one",
     help: """
-        Usage: lifeline token issue --subject S --role R --site SITE --keys F [--ttl 8h] [--json]
+        Usage: lifeline token issue --subject S --role R --site SITE [--keys F] [--ttl 8h] [--json]
                lifeline token revoke ID TARGET
 
         revoke: a replicated command; one commit later every node refuses the
@@ -23,11 +23,13 @@ let tokenCommand = Command(
           --role R      agent, nurse, supervisor, auditor, ops or dashboard
           --site SITE   the holder's site
           --ttl D       lifetime: a number with s, m, h or d (default 8h, max 7d)
-          --keys F      the key ring file (mode 0600)
+          --keys F      the key ring file (mode 0600); default: $LIFELINE_KEY_RING,
+                        else ./keyring.json when it exists
           --json        print the claims and the token as JSON
 
         Example:
           lifeline token issue --subject alice --role agent --site boston --ttl 8h --keys keyring.json
+          LIFELINE_KEY_RING=/etc/lifeline/keyring.json lifeline token issue --subject alice --role agent --site boston
           lifeline token revoke 3f9c0a... --cluster /tmp/ll
 
         Exit codes: 0 ok, 1 failed (bad key ring, no node answered, refused), 2 usage.
@@ -49,7 +51,11 @@ let tokenCommand = Command(
             throw UsageError("unknown role '\(roleName)'; want one of \(Role.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         guard let site = options.value("site") else { throw UsageError("--site is required") }
-        guard let keys = options.value("keys") else { throw UsageError("--keys F (the key ring file) is required") }
+        let environment = ProcessInfo.processInfo.environment["LIFELINE_KEY_RING"].flatMap { $0.isEmpty ? nil : $0 }
+        let local = FileManager.default.fileExists(atPath: "keyring.json") ? "keyring.json" : nil
+        guard let keys = options.value("keys") ?? environment ?? local else {
+            throw UsageError("--keys F (the key ring file) is required: no LIFELINE_KEY_RING and no ./keyring.json")
+        }
         let ttlSeconds = try parseDuration(options.value("ttl") ?? "8h")
         let issued: (token: String, claims: TokenClaims)
         do {

@@ -80,6 +80,23 @@ import Vault
     }
 
     /// Docs/security.md's per-route table is the matrix the server enforces.
+    /// `token issue` finds the ring in LIFELINE_KEY_RING when --keys is not given,
+    /// and says where it looked when there is none.
+    @Test func tokenIssueTakesTheKeyRingFromTheEnvironment() throws {
+        let directory = NSTemporaryDirectory() + "lifeline-token-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let ring = directory + "/ring.json"
+        #expect(TestCluster.run(["keys", "init", "--file", ring, "--cluster-id", "env-test"]).0 == 0)
+        let issue = ["token", "issue", "--subject", "alice", "--role", "agent", "--site", "boston", "--ttl", "8h"]
+        let (status, output) = ProcessControl.run(executable: "/usr/bin/env", arguments: ["LIFELINE_KEY_RING=\(ring)", TestCluster.binary] + issue, timeoutMs: 30_000)
+        let token = output.split(separator: "\n").first.map(String.init) ?? ""
+        #expect(status == 0 && token.hasPrefix("ll1."), "\(output)")
+        #expect((try? KeyRing.load(path: ring).tokenVerifier.verify(token, now: Date()))?.subject == "alice")
+        let missing = ProcessControl.run(executable: "/usr/bin/env", arguments: ["LIFELINE_KEY_RING=", TestCluster.binary] + issue, timeoutMs: 30_000)
+        #expect(missing.0 == 2 && missing.1.contains("no LIFELINE_KEY_RING"), "\(missing.1)")
+    }
+
     @Test func theDocumentedMatrixIsTheEnforcedOne() throws {
         let doc = try String(contentsOfFile: OpenAPITests.document.replacingOccurrences(of: "openapi.json", with: "security.md"), encoding: .utf8)
         let roles = ["agent", "nurse", "supervisor", "auditor", "ops", "dashboard"]
