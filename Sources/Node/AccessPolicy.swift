@@ -53,7 +53,7 @@ public enum AccessPolicy {
             "GET /v1/sites": [.supervisor, .ops], "POST /v1/sites/{id}/drain": [.supervisor, .ops], "POST /v1/sites/{id}/resume": [.supervisor, .ops],
             "GET /v1/patients/{id}/record": people, "POST /v1/patients/{id}/shred": [.supervisor],
             "GET /v1/audit": [.auditor], "GET /v1/audit/verify": [.auditor], "POST /v1/audit/archive": [.auditor],
-            "POST /v1/tokens/{id}/revoke": [.supervisor, .ops],
+            "POST /v1/tokens": [.supervisor, .ops], "POST /v1/tokens/{id}/revoke": [.supervisor, .ops],
             "POST /v1/keys/rewrap": [.ops], "GET /v1/keys/usage": [.ops], "POST /v1/keys/retire": [.ops], "POST /v1/keys/reload": [.ops],
             "GET /v1/patients/retention": [.supervisor], "POST /v1/patients/retention": [.supervisor],
             "GET /v1/drill/evidence": [.ops], "POST /v1/drill/disk": [.ops],

@@ -163,6 +163,42 @@ extension NodeAPI {
                 return security(runtime, "shredPastRetention", request.principal, ["retentionDays": days, "limit": limit, "reason": reason])
             }
         }
+        router.add("POST", "/v1/tokens") { request, _ in
+            guard let ring = runtime.keyRing, let principal = request.principal else {
+                return .error(503, code: "no_key_ring", message: "this node has no key ring configured")
+            }
+            return body(request, allowed: ["subject", "role", "site", "ttlSeconds"]) { fields in
+                let subject = try fields.requiredString("subject", maxBytes: 128)
+                let roleName = try fields.requiredString("role", maxBytes: 16)
+                guard let role = Role(rawValue: roleName) else {
+                    throw Fields.Failure("invalid_request", "role: one of \(Role.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                let site = try fields.requiredString("site", maxBytes: 128)
+                guard fields.raw("ttlSeconds") == nil || fields.uint64("ttlSeconds") != nil else {
+                    throw Fields.Failure("invalid_request", "ttlSeconds: 1...\(TokenVerifier.ttlSecondsMax)")
+                }
+                let ttl = fields.uint64("ttlSeconds") ?? 8 * 3_600
+                // Supervisors sign on the agents and nurses of their own site only.
+                if principal.role == .supervisor, !([.agent, .nurse].contains(role) && site == principal.site) {
+                    return refuse(runtime, 403, "forbidden", "a supervisor issues agent and nurse tokens for their own site (\(principal.site)) only",
+                                  actor: principal.subject, role: principal.role, route: "POST /v1/tokens", resources: ["subject:\(subject)"]).response
+                }
+                let issued: (token: String, claims: TokenClaims)
+                do {
+                    issued = try ring.tokenSigner.issue(subject: subject, role: role, site: site, now: Date(), ttlSeconds: ttl)
+                } catch {
+                    throw Fields.Failure("invalid_request", "\(error)")
+                }
+                // Committed before the token leaves the node: no unaudited issuance.
+                guard audit(runtime, actor: principal.subject, role: principal.role, action: "token.issue",
+                            resources: ["token:\(issued.claims.tokenID)", "subject:\(subject)"],
+                            reason: "role \(role.rawValue), site \(site), expires \(issued.claims.expiresAt)") else {
+                    return .error(503, code: "audit_unavailable", message: "the issuance could not be audited (no quorum); no token was issued")
+                }
+                return json(201, ["token": issued.token, "tokenID": issued.claims.tokenID, "subject": subject, "role": role.rawValue,
+                                  "site": site, "issuedAt": issued.claims.issuedAt, "expiresAt": issued.claims.expiresAt])
+            }
+        }
         router.add("POST", "/v1/tokens/{id}/revoke") { request, parameters in
             guard let token = parameters["id"], !token.isEmpty, token.utf8.count <= 64, token.allSatisfy({ $0.isHexDigit }) else {
                 return .error(400, code: "invalid_request", message: "token ids are hex (the token's jti)")
