@@ -6,7 +6,7 @@ let auditCommand = Command(
     name: "audit",
     summary: "verify the replicated audit trail, export it as JSON lines, report break-glass accesses, or archive its oldest events",
     help: """
-        Usage: lifeline audit verify TARGET [--archive FILE]
+        Usage: lifeline audit verify TARGET [--archive FILE[,FILE...]]
                lifeline audit export TARGET [--from MS] [--to MS] [--out FILE]
                lifeline audit break-glass TARGET [--from MS] [--to MS] [--json]
                lifeline audit archive --through N --out FILE TARGET
@@ -16,7 +16,9 @@ let auditCommand = Command(
         It also re-checks the exported events here. After an archive the trail
         starts at an anchor (the last archived event's sequence and hash), which
         it names. --archive FILE also checks an archive file: its events link to
-        each other and its last event is the trail's anchor. Exit 1 when broken.
+        each other and its last event is the trail's anchor. After several
+        archives give them all, oldest first: --archive F1,F2,F3; each must start
+        where the one before ends. Exit 1 when broken.
 
         export: every audit event (no patient data: actors, roles, actions,
         resource ids, outcomes, reasons) between --from and --to (ms since the
@@ -63,12 +65,16 @@ let auditCommand = Command(
             let anchor = try auditAnchor(export)
             let local = AuditChain.verify(events, anchor: anchor)
             let count = object["events"] as? Int ?? events.count
-            if let archive = options.value("archive") {
-                if let problem = checkArchive(archive, anchor: anchor) {
-                    printError("archive \(archive) does not tie to the trail: \(problem)")
+            if let list = options.value("archive") {
+                let archives = list.split(separator: ",").map(String.init)
+                if let problem = checkArchives(archives, anchor: anchor) {
+                    printError("archive \(list) does not tie to the trail: \(problem)")
                     return ExitCode.failed
                 }
-                if !options.has("json") { print("archive \(archive) links to the trail's anchor") }
+                if !options.has("json") {
+                    print(archives.count == 1 ? "archive \(list) links to the trail's anchor"
+                                              : "archives \(archives.joined(separator: " → ")) form one chain that links to the trail's anchor")
+                }
             }
             if options.has("json") { print(String(decoding: response.body, as: UTF8.self)) }
             if object["ok"] as? Bool == true, case .success = local {
@@ -152,21 +158,30 @@ func auditAnchor(_ response: HTTPResponse) throws -> AuditChain.Head {
     return AuditChain.Head(nextSequence: next, lastHash: hash)
 }
 
-/// Why the archive file at `path` does not end at `anchor`, or nil when its
-/// events link to each other and its last event is the anchor.
-func checkArchive(_ path: String, anchor: AuditChain.Head) -> String? {
-    guard let data = FileManager.default.contents(atPath: path) else { return "cannot read it" }
-    var events: [AuditEvent] = []
-    for (number, line) in String(decoding: data, as: UTF8.self).split(separator: "\n").enumerated() {
-        guard let event = try? JSONDecoder().decode(AuditEvent.self, from: Data(line.utf8)) else { return "line \(number + 1) is not an audit event" }
-        events.append(event)
+/// Why the archive files at `paths` (oldest first) do not form one chain that
+/// ends at `anchor`, or nil when each file's events link to each other, each
+/// file starts where the one before ended, and the last event is the anchor.
+func checkArchives(_ paths: [String], anchor: AuditChain.Head) -> String? {
+    var previous: (path: String, last: AuditEvent)?
+    for path in paths {
+        guard let data = FileManager.default.contents(atPath: path) else { return "\(path): cannot read it" }
+        var events: [AuditEvent] = []
+        for (number, line) in String(decoding: data, as: UTF8.self).split(separator: "\n").enumerated() {
+            guard let event = try? JSONDecoder().decode(AuditEvent.self, from: Data(line.utf8)) else { return "\(path): line \(number + 1) is not an audit event" }
+            events.append(event)
+        }
+        guard let first = events.first, let last = events.last else { return "\(path): it holds no events" }
+        if case .failure(let broken) = AuditChain.verify(events, anchor: AuditChain.Head(nextSequence: first.sequence, lastHash: first.prevHash)) {
+            return "\(path): \(broken.description)"
+        }
+        if let previous, first.sequence != previous.last.sequence + 1 || first.prevHash != previous.last.hash {
+            return "\(path) does not start where \(previous.path) ends (that ends at sequence \(previous.last.sequence), this starts at \(first.sequence)\(first.sequence == previous.last.sequence + 1 ? " with another previous hash" : ""))"
+        }
+        previous = (path, last)
     }
-    guard let first = events.first, let last = events.last else { return "it holds no events" }
-    if case .failure(let broken) = AuditChain.verify(events, anchor: AuditChain.Head(nextSequence: first.sequence, lastHash: first.prevHash)) {
-        return broken.description
-    }
-    guard last.sequence + 1 == anchor.nextSequence, last.hash == anchor.lastHash else {
-        return "its last event is sequence \(last.sequence); the trail's anchor is sequence \(anchor.nextSequence - 1)"
+    guard let previous else { return "no archive file given" }
+    guard previous.last.sequence + 1 == anchor.nextSequence, previous.last.hash == anchor.lastHash else {
+        return "\(previous.path): its last event is sequence \(previous.last.sequence); the trail's anchor is sequence \(anchor.nextSequence - 1)"
     }
     return nil
 }

@@ -210,6 +210,21 @@ import Vault
         let again = TestCluster.run(["audit", "archive", "--through", "3", "--out", archive + ".2", "--cluster", cluster.directory])
         #expect(again.0 == 1 && again.1.contains("already archived"), "\(again.1)")
         #expect(TestCluster.run(["audit", "archive", "--through", "7", "--out", archive, "--cluster", cluster.directory]).0 == 1, "overwrote an archive")
+        // A second archive continues the first; verify checks the chain of files.
+        let second = cluster.directory + "/audit-archive-2.jsonl"
+        #expect(TestCluster.run(["audit", "archive", "--through", "8", "--out", second, "--cluster", cluster.directory]).0 == 0)
+        let chained = TestCluster.run(["audit", "verify", "--archive", "\(archive),\(second)", "--cluster", cluster.directory])
+        #expect(chained.0 == 0 && chained.1.contains("form one chain"), "\(chained.1)")
+        let alone = TestCluster.run(["audit", "verify", "--archive", archive, "--cluster", cluster.directory])
+        #expect(alone.0 == 1 && alone.1.contains("its last event is sequence 5; the trail's anchor is sequence 8"), "\(alone.1)")
+        let swapped = TestCluster.run(["audit", "verify", "--archive", "\(second),\(archive)", "--cluster", cluster.directory])
+        #expect(swapped.0 == 1 && swapped.1.contains("does not start where"), "\(swapped.1)")
+        // A gap: the second file without its first event.
+        let gapped = cluster.directory + "/audit-archive-gap.jsonl"
+        let secondLines = (try? String(contentsOfFile: second, encoding: .utf8))?.split(separator: "\n") ?? []
+        try Data((secondLines.dropFirst().joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: gapped))
+        let gap = TestCluster.run(["audit", "verify", "--archive", "\(archive),\(gapped)", "--cluster", cluster.directory])
+        #expect(gap.0 == 1 && gap.1.contains("does not start where") && gap.1.contains("ends at sequence 5, this starts at 7"), "\(gap.1)")
         #expect(try ops.sendJSON("POST", "/v1/audit/archive", json: ["through": 7, "hash": String(repeating: "0", count: 64)]).status == 403)
     }
 
