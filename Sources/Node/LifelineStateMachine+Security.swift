@@ -20,13 +20,19 @@ extension LifelineStateMachine {
         guard let actor = fields.string("actor"), !actor.isEmpty, actor.utf8.count <= AuditEvent.actorBytesMax,
               let role = fields.string("role").flatMap(Vault.Role.init(rawValue:))
         else { return .failure(code: "invalid_command", message: "actor and role are required") }
-        var after = security
+        // Free text is bounded before anything changes, so no audit append below
+        // can fail after an op's own change: every op changes `security` in place.
+        // (A copy, `var after = security`, made copy-on-write duplicate every
+        // collection of the security state: O(patients + events) per audit event.)
+        if let reason = fields.string("reason"), reason.utf8.count > AuditEvent.reasonBytesMax {
+            return .failure(code: "invalid_request", message: "reason: at most \(AuditEvent.reasonBytesMax) bytes")
+        }
         var details: [String: Int] = [:]
         do {
             switch op {
             case "audit":
                 let outcome = fields.string("outcome") == "denied" ? AuditEvent.Outcome.denied : .allowed
-                try after.audit(AuditEvent.Draft(
+                try security.audit(AuditEvent.Draft(
                     timeMs: at, actor: actor, role: role, action: fields.string("action") ?? "",
                     resources: ((try? fields.stringList("resources", maxCount: AuditEvent.resourcesMax)) ?? nil) ?? [],
                     outcome: outcome, reason: fields.string("reason") ?? "", breakGlass: (try? fields.bool("breakGlass", default: false)) ?? false
@@ -35,8 +41,8 @@ extension LifelineStateMachine {
                 guard let token = fields.string("tokenID"), !token.isEmpty, token.utf8.count <= 64, let expires = fields.uint64("expiresAt") else {
                     return .failure(code: "invalid_request", message: "tokenID and expiresAt are required")
                 }
-                after.revoke(token, expiresAt: expires, nowSeconds: at / 1000)
-                try after.audit(AuditEvent.Draft(timeMs: at, actor: actor, role: role, action: "token.revoke", resources: ["token:\(token)"], outcome: .allowed))
+                security.revoke(token, expiresAt: expires, nowSeconds: at / 1000)
+                try security.audit(AuditEvent.Draft(timeMs: at, actor: actor, role: role, action: "token.revoke", resources: ["token:\(token)"], outcome: .allowed))
             case "verify":
                 guard let task = fields.uint64("task"), let held = center.task(.init(task)) else {
                     return .failure(code: "unknown_task", message: "no such task")
@@ -47,15 +53,15 @@ extension LifelineStateMachine {
                 guard let method = fields.string("method"), !method.isEmpty, method.utf8.count <= SecurityState.methodBytesMax else {
                     return .failure(code: "invalid_request", message: "method: how the caller was verified, 1...\(SecurityState.methodBytesMax) bytes")
                 }
-                guard after.verify(task: task, method: method) else { return .failure(code: "limit_reached", message: "too many verifications") }
-                try after.audit(AuditEvent.Draft(timeMs: at, actor: actor, role: role, action: "identity.verify", resources: ["task:\(task)"],
+                guard security.verify(task: task, method: method) else { return .failure(code: "limit_reached", message: "too many verifications") }
+                try security.audit(AuditEvent.Draft(timeMs: at, actor: actor, role: role, action: "identity.verify", resources: ["task:\(task)"],
                                                  outcome: .allowed, reason: method))
             case "shred":
                 guard let patient = fields.string("patient"), NameRegistry.isValidName(patient) else {
                     return .failure(code: "invalid_request", message: "patient: a patient reference")
                 }
-                _ = after.shred(patient)
-                try after.audit(AuditEvent.Draft(timeMs: at, actor: actor, role: role, action: "phi.shred", resources: ["patient:\(patient)"],
+                _ = security.shred(patient)
+                try security.audit(AuditEvent.Draft(timeMs: at, actor: actor, role: role, action: "phi.shred", resources: ["patient:\(patient)"],
                                                  outcome: .allowed, reason: fields.string("reason") ?? ""))
             case "shredPastRetention":
                 // Retention, in log order at the leader's time: every patient whose
@@ -66,22 +72,22 @@ extension LifelineStateMachine {
                     return .failure(code: "invalid_request", message: "retentionDays (0...\(NodeConfig.retentionDaysRange.upperBound)) and limit (1...\(Self.retentionShredsMax)) are required")
                 }
                 let reason = fields.string("reason") ?? ""
-                let due = after.keys.patientsPastRetention(nowMs: at, retentionMs: days * 86_400_000)
+                let due = security.keys.patientsPastRetention(nowMs: at, retentionMs: days * 86_400_000)
                 let chosen = due.prefix(Int(limit))
                 for patient in chosen {
-                    _ = after.shred(patient.rawValue)
-                    try after.audit(AuditEvent.Draft(timeMs: at, actor: actor, role: role, action: "phi.shred", resources: ["patient:\(patient.rawValue)"],
-                                                     outcome: .allowed, reason: "retention \(days) days: \(reason)"))
+                    _ = security.shred(patient.rawValue)
+                    try security.audit(AuditEvent.Draft(timeMs: at, actor: actor, role: role, action: "phi.shred", resources: ["patient:\(patient.rawValue)"],
+                                                     outcome: .allowed, reason: Self.clamped("retention \(days) days: \(reason)")))
                 }
-                try after.audit(AuditEvent.Draft(timeMs: at, actor: actor, role: role, action: "retention.shred", resources: ["retention:\(days)d"],
-                                                 outcome: .allowed, reason: "shredded \(chosen.count), remaining \(due.count - chosen.count): \(reason)"))
+                try security.audit(AuditEvent.Draft(timeMs: at, actor: actor, role: role, action: "retention.shred", resources: ["retention:\(days)d"],
+                                                 outcome: .allowed, reason: Self.clamped("shredded \(chosen.count), remaining \(due.count - chosen.count): \(reason)")))
                 details = ["shredded": chosen.count, "remaining": due.count - chosen.count, "retentionDays": Int(days)]
             case "archive":
                 guard let through = fields.uint64("through"), let hash = fields.string("hash").flatMap(Hex.decode), hash.count == Digest.sha256Bytes else {
                     return .failure(code: "invalid_request", message: "through (a sequence number) and hash (its event's SHA-256, hex) are required")
                 }
-                if let refusal = after.archive(through: through, hash: hash) { return .failure(code: "conflict", message: refusal) }
-                try after.audit(AuditEvent.Draft(timeMs: at, actor: actor, role: role, action: "audit.archive", resources: ["audit:\(through)"],
+                if let refusal = security.archive(through: through, hash: hash) { return .failure(code: "conflict", message: refusal) }
+                try security.audit(AuditEvent.Draft(timeMs: at, actor: actor, role: role, action: "audit.archive", resources: ["audit:\(through)"],
                                                  outcome: .allowed, reason: "events through \(through) archived; anchor \(Hex.encode(hash).prefix(16))"))
             case "retireKEK":
                 // The live half of 'lifeline keys retire', in log order: no data key
@@ -89,8 +95,8 @@ extension LifelineStateMachine {
                 guard let version = fields.uint64("version"), version > 0, version <= UInt64(UInt32.max) else {
                     return .failure(code: "invalid_request", message: "version: a KEK version, 1...\(UInt32.max)")
                 }
-                if let refusal = after.retireKEK(UInt32(version)) { return .failure(code: "key_in_use", message: refusal) }
-                try after.audit(AuditEvent.Draft(timeMs: at, actor: actor, role: role, action: "key.retire", resources: ["kek:\(version)"],
+                if let refusal = security.retireKEK(UInt32(version)) { return .failure(code: "key_in_use", message: refusal) }
+                try security.audit(AuditEvent.Draft(timeMs: at, actor: actor, role: role, action: "key.retire", resources: ["kek:\(version)"],
                                                  outcome: .allowed, reason: "no live data key is wrapped under it"))
             case "rewrap":
                 // Wrapped keys re-wrapped under the active KEK by the ingress node.
@@ -102,8 +108,8 @@ extension LifelineStateMachine {
                     guard let wrapped = try? WrappedKey(base64: text) else { return .failure(code: "invalid_request", message: "a wrapped key does not decode") }
                     rewrapped[Vault.PatientID(patient)] = wrapped
                 }
-                let replaced = after.rewrap(rewrapped)
-                try after.audit(AuditEvent.Draft(timeMs: at, actor: actor, role: role, action: "key.rewrap",
+                let replaced = security.rewrap(rewrapped)
+                try security.audit(AuditEvent.Draft(timeMs: at, actor: actor, role: role, action: "key.rewrap",
                                                  resources: ["kek:\(fields.uint64("kekVersion") ?? 0)"], outcome: .allowed, reason: "\(replaced) data keys"))
             default:
                 return .failure(code: "invalid_command", message: "unknown op \(op)")
@@ -111,9 +117,19 @@ extension LifelineStateMachine {
         } catch {
             return .failure(code: "invalid_request", message: "\(error)")
         }
-        security = after
         clockMs = max(clockMs, at)
         return .securityApplied(sequence: security.nextSequence - 1, details: details)
+    }
+
+    /// `text` cut to the audit reason limit (bytes) on a character boundary.
+    static func clamped(_ text: String) -> String {
+        guard text.utf8.count > AuditEvent.reasonBytesMax else { return text }
+        var result = ""
+        for character in text {
+            guard result.utf8.count + character.utf8.count <= AuditEvent.reasonBytesMax else { break }
+            result.append(character)
+        }
+        return result
     }
 
     /// Applies a sealed record carried by an enqueue: the data key (created on

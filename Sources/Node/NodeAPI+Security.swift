@@ -45,7 +45,7 @@ extension NodeAPI {
                       outcome: String = "allowed", reason: String = "", breakGlass: Bool = false) -> Bool {
         let command = LifelineStateMachine.securityCommand("audit", actor: String(actor.prefix(AuditEvent.actorBytesMax)), role: role, [
             "action": action, "resources": Array(resources.prefix(AuditEvent.resourcesMax)).map { String($0.prefix(AuditEvent.resourceBytesMax)) },
-            "outcome": outcome, "reason": String(reason.prefix(AuditEvent.reasonBytesMax)), "breakGlass": breakGlass,
+            "outcome": outcome, "reason": LifelineStateMachine.clamped(reason), "breakGlass": breakGlass,
         ])
         if case .applied = runtime.propose(command, timeoutMs: 5_000) { return true }
         return false

@@ -198,6 +198,13 @@ import Vault
         #expect(machine.security.verification(of: 2) == "dob+address")
         #expect(security("revoke", ["tokenID": "abc", "expiresAt": 9_999_999]).contains("\"ok\":true"))
         #expect(machine.security.revokedIDs == ["abc"])
+        // A reason over the limit is refused before anything changes: the key is
+        // not destroyed and no audit event is appended.
+        let before = machine.stateHash
+        #expect(security("shred", ["patient": "ref-7", "reason": String(repeating: "é", count: 129)]).contains("invalid_request"))
+        #expect(machine.stateHash == before)
+        #expect(try machine.security.readRecord("ref-7", ring: ring) == ["name": "Jane Roe"])
+        #expect(Machine.clamped(String(repeating: "é", count: 200)) == String(repeating: "é", count: 128))
         #expect(security("shred", ["patient": "ref-7", "reason": "erasure request"]).contains("\"ok\":true"))
         #expect(throws: VaultError.self) { _ = try machine.security.readRecord("ref-7", ring: ring) }
 
