@@ -10,6 +10,9 @@ public struct HTTPRequest: Sendable {
     public var body: [UInt8]
     /// Who is calling, once the router checked the bearer token (nil on open routes).
     public var principal: Principal?
+    /// True when the server that read this request can write a deferred answer
+    /// (`HTTPResponse.deferred`); false for a router called directly.
+    public var deferrable = false
 
     public init(method: String, path: String, query: [String: String] = [:], version: String = "HTTP/1.1",
                 headers: [(name: String, value: String)] = [], body: [UInt8] = []) {
@@ -40,6 +43,8 @@ public struct HTTPResponse: Sendable {
     public var status: Int
     public var headers: [(name: String, value: String)]
     public var body: [UInt8]
+    /// Set (with status 0) when the answer comes later: see `PendingResponse`.
+    public var pending: PendingResponse?
 
     public init(status: Int, headers: [(name: String, value: String)] = [], body: [UInt8] = []) {
         self.status = status

@@ -46,12 +46,26 @@ public final class Inbox<Item: Sendable>: Sendable {
     }
 }
 
-/// A one-shot result a client thread waits for while the node loop produces it.
+/// A one-shot result: a client thread waits for it, or a callback takes it,
+/// while the node loop produces it.
 public final class Completion<Value: Sendable>: Sendable {
     private let value = Mutex<Value?>(nil)
-    private let signal = DispatchSemaphore(value: 0)
+    private let signal: DispatchSemaphore?
+    private let then: (@Sendable (Value) -> Void)?
 
-    public init() {}
+    /// A completion to `wait` for.
+    public init() {
+        signal = DispatchSemaphore(value: 0)
+        then = nil
+    }
+
+    /// A completion that hands its value to `then` on the thread that completes
+    /// it (the node loop: `then` must be quick and never block). `wait` is not
+    /// for these.
+    public init(then: @escaping @Sendable (Value) -> Void) {
+        signal = nil
+        self.then = then
+    }
 
     /// Sets the value once; later calls are ignored (the first answer wins).
     public func complete(_ result: Value) {
@@ -60,12 +74,14 @@ public final class Completion<Value: Sendable>: Sendable {
             current = result
             return true
         }
-        if first { signal.signal() }
+        guard first else { return }
+        if let then { then(result) } else { signal?.signal() }
     }
 
     /// Waits for the value until `timeoutMs` passes; nil on timeout.
     public func wait(timeoutMs: UInt64) -> Value? {
         if let ready = value.withLock({ $0 }) { return ready }
+        guard let signal else { return nil }
         _ = signal.wait(timeout: .now() + .milliseconds(Int(min(timeoutMs, 3_600_000))))
         return value.withLock { $0 }
     }

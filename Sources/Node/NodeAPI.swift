@@ -129,7 +129,9 @@ public enum NodeAPI {
             guard request.body.count <= KeyValueStateMachine.valueBytesMax else {
                 return .error(413, code: "value_too_large", message: "value exceeds \(KeyValueStateMachine.valueBytesMax) bytes")
             }
-            return outcome(runtime.propose(LifelineStateMachine.keyValueCommand(KeyValueStateMachine.command(.put, key: key, value: request.body))), created: false)
+            return proposal(runtime, request, LifelineStateMachine.keyValueCommand(KeyValueStateMachine.command(.put, key: key, value: request.body))) {
+                outcome($0, created: false)
+            }
         }
         router.add("GET", "/v1/kv/{key}") { _, parameters in
             let key = parameters["key"] ?? ""
@@ -150,12 +152,14 @@ public enum NodeAPI {
                 return .error(status, code: code, message: message)
             }
         }
-        router.add("DELETE", "/v1/kv/{key}") { _, parameters in
+        router.add("DELETE", "/v1/kv/{key}") { request, parameters in
             let key = parameters["key"] ?? ""
             guard !key.isEmpty, key.utf8.count <= KeyValueStateMachine.keyBytesMax else {
                 return .error(400, code: "invalid_key", message: "key must be 1...\(KeyValueStateMachine.keyBytesMax) bytes")
             }
-            return outcome(runtime.propose(LifelineStateMachine.keyValueCommand(KeyValueStateMachine.command(.delete, key: key))), created: false)
+            return proposal(runtime, request, LifelineStateMachine.keyValueCommand(KeyValueStateMachine.command(.delete, key: key))) {
+                outcome($0, created: false)
+            }
         }
     }
 
@@ -173,6 +177,20 @@ public enum NodeAPI {
 
     static func badJSON() -> HTTPResponse {
         .error(400, code: "invalid_json", message: "the body must be a JSON object")
+    }
+
+    /// The answer to a write of `command`: when the server can write it later
+    /// (`request.deferrable`), a deferred response that `answer` builds once the
+    /// command applies or fails, so no thread waits for it; otherwise (a router
+    /// called directly) the proposal is waited for here.
+    static func proposal(_ runtime: NodeRuntime, _ request: HTTPRequest, _ command: [UInt8],
+                         answer: @escaping @Sendable (ProposalOutcome) -> HTTPResponse) -> HTTPResponse {
+        guard request.deferrable else { return answer(runtime.propose(command)) }
+        let pending = PendingResponse()
+        guard runtime.propose(command, then: { outcome in pending.fulfil { answer(outcome) } }) else {
+            return answer(.failed(status: 503, code: "busy", message: "the node's inbox is full; retry shortly"))
+        }
+        return .deferred(pending)
     }
 
     /// A proposal's outcome as a response: the machine's JSON result (or the

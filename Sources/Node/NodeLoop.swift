@@ -427,7 +427,7 @@ final class NodeLoop {
     func publishRevoked() {
         guard let lifeline = machine as? LifelineStateMachine else { return }
         let revoked = lifeline.security.revokedIDs
-        published.revoked.withLock { $0 = revoked }
+        published.revoked.write { $0 = revoked }
     }
 
     func applyConfChange(_ entry: Entry) {
@@ -541,9 +541,14 @@ final class NodeLoop {
             forwarded[id] = nil
             waiting.completion.complete(.failed(status: 504, code: "timeout", message: "the leader did not answer in time; the command may still apply"))
         }
-        for (index, waiting) in pending where waiting.deadline <= now && !waiting.reply.isLocal {
-            // The follower gave up on its client; stop tracking. Local waiters time out on their own.
+        for (index, waiting) in pending where waiting.deadline <= now {
+            // A follower gives up on its client at the deadline: stop tracking.
+            // A local waiter is answered (a blocked thread has timed out by now
+            // and ignores it; a deferred HTTP response is written with it).
             pending[index] = nil
+            if waiting.reply.isLocal {
+                answer(waiting.reply, .failed(status: 504, code: "timeout", message: "the command did not apply in time; it may still apply"))
+            }
         }
     }
 

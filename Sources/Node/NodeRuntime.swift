@@ -99,7 +99,7 @@ public final class NodeRuntime: Sendable {
     public var isFinished: Bool { finished.isCompleted }
 
     /// Token ids revoked by committed commands (checked on every API call).
-    public var revokedTokens: Set<String> { published.revoked.withLock { $0 } }
+    public var revokedTokens: Set<String> { published.revoked.read { $0 } }
 
     /// The loop's counters and latency histograms.
     public var metrics: NodeMetrics.Values { published.metrics.current }
@@ -115,6 +115,17 @@ public final class NodeRuntime: Sendable {
         submit(timeoutMs: timeoutMs, late: "the command did not apply in time; it may still apply") { completion, deadline in
             .propose(command: command, completion: completion, deadline: deadline)
         }
+    }
+
+    /// Proposes an application command and returns at once: `then` receives the
+    /// outcome on the node loop's thread (so it must be quick and never block)
+    /// when the command applies, fails, or is still unapplied `timeoutMs` from
+    /// now (504, it may still apply). Returns false, never calling `then`, when
+    /// the inbox is full.
+    public func propose(_ command: [UInt8], timeoutMs: UInt64 = writeTimeoutMsDefault,
+                        then: @escaping @Sendable (ProposalOutcome) -> Void) -> Bool {
+        let deadline = MonotonicClock.nowNs() + timeoutMs * 1_000_000
+        return inbox.push(.propose(command: command, completion: Completion(then: then), deadline: deadline))
     }
 
     /// Pushes the input `make` builds (with a fresh completion and the deadline
@@ -217,7 +228,7 @@ final class PublishedView: Sendable {
     /// Counters and histograms for `/metrics`, updated by the loop.
     let metrics = NodeMetrics()
     /// Revoked token ids as of the last applied revocation, for the API's checks.
-    let revoked = Mutex<Set<String>>([])
+    let revoked = ReadMostly<Set<String>>([])
     /// Drill `diskDelay`: ms the loop sleeps before each durable write of the log.
     let fsyncDelayMs = Atomic<UInt64>(0)
 

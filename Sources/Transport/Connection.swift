@@ -61,8 +61,11 @@ public protocol Connection: AnyObject, Sendable {
     /// the peer closes (`ConnectionError.closed`) or `deadline` passes (`.timedOut`).
     func read(maxBytes: Int, deadline: Deadline?) throws(ConnectionError) -> [UInt8]
 
-    /// Writes all of `bytes`, blocking until written or `deadline` passes.
-    func write(_ bytes: [UInt8], deadline: Deadline?) throws(ConnectionError)
+    /// Writes `bytes` from `offset` on, advancing `offset` as bytes leave, and
+    /// blocks until all are written or `deadline` passes. On a throw `offset`
+    /// says how far it got, so a caller may finish the write later (from the
+    /// same or another thread, never two at once).
+    func write(_ bytes: [UInt8], from offset: inout Int, deadline: Deadline?) throws(ConnectionError)
 
     /// Closes the connection; pending and later reads and writes fail.
     func close()
@@ -73,4 +76,12 @@ public protocol Connection: AnyObject, Sendable {
 
     /// "host:port" of the remote end, for logs.
     var remoteAddress: String { get }
+}
+
+extension Connection {
+    /// Writes all of `bytes`, blocking until written or `deadline` passes.
+    public func write(_ bytes: [UInt8], deadline: Deadline?) throws(ConnectionError) {
+        var offset = 0
+        try write(bytes, from: &offset, deadline: deadline)
+    }
 }

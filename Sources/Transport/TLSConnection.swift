@@ -10,20 +10,40 @@ import Synchronization
 /// or writer waits in poll() WITHOUT the lock. `close()` shuts the socket down,
 /// which wakes both; the descriptor itself is closed in `deinit`, so it is
 /// never reused while another thread still polls it.
+///
+/// After the handshake OpenSSL writes into a memory BIO, not the socket: the
+/// ciphertext is moved to `lock`'s outbox under the lock, and sent to the
+/// socket under `sending` only, so a reader never waits for a writer's send
+/// system call (it did, for every request, once the HTTP server answered
+/// from a writer thread while the connection's thread read the next request).
 public final class TLSConnection: Connection, @unchecked Sendable {
     private let ssl: OpaquePointer
     private let fd: Int32
-    private let lock = Mutex<Void>(())
+    /// The memory BIO OpenSSL writes to (owned by `ssl`).
+    private let output: OpaquePointer
+    /// Held for every SSL call; guards the ciphertext not yet taken for sending.
+    private let lock = Mutex<[UInt8]>([])
+    /// Held while ciphertext goes to the socket: one sender at a time, in order.
+    private let sending = Mutex<Void>(())
     private let closed = Atomic<Bool>(false)
+    /// The last read filled the caller's buffer, so OpenSSL may hold more of a
+    /// record; otherwise every byte it has is in the socket (no read-ahead).
+    /// Touched by the one reader only.
+    private var readMayHavePending = true
     public let peerNames: [String]
     public let remoteAddress: String
 
     /// The largest single read, to bound memory per call.
     public static let readBytesMax = 1 << 20
 
-    private init(ssl: OpaquePointer, fd: Int32, peerNames: [String], remoteAddress: String) {
+    /// Plaintext encrypted per step of a long write before it is sent, so a large
+    /// frame does not sit in memory twice.
+    static let writeStepBytes = 256 * 1024
+
+    private init(ssl: OpaquePointer, fd: Int32, output: OpaquePointer, peerNames: [String], remoteAddress: String) {
         self.ssl = ssl
         self.fd = fd
+        self.output = output
         self.peerNames = peerNames
         self.remoteAddress = remoteAddress
     }
@@ -73,7 +93,14 @@ public final class TLSConnection: Connection, @unchecked Sendable {
             }
         }
         let names = Self.certificateNames(ssl)
-        let connection = TLSConnection(ssl: ssl, fd: fd, peerNames: names, remoteAddress: remote)
+        guard let output = BIO_new(BIO_s_mem()) else {
+            SSL_free(ssl)
+            Glibc.close(fd)
+            throw .handshake(openSSLErrors("BIO_new"))
+        }
+        // The socket BIO stays for reading; its write reference is released here.
+        SSL_set0_wbio(ssl, output)
+        let connection = TLSConnection(ssl: ssl, fd: fd, output: output, peerNames: names, remoteAddress: remote)
         if let expectedPeer, !verifyPeer(names, claims: expectedPeer) {
             connection.close()
             throw .peerIdentity("\(remote) presented a certificate for \(names), not '\(expectedPeer)'")
@@ -90,21 +117,36 @@ public final class TLSConnection: Connection, @unchecked Sendable {
 
     public func read(maxBytes: Int, deadline: Deadline?) throws(ConnectionError) -> [UInt8] {
         let count = min(max(1, maxBytes), Self.readBytesMax)
+        // Wait for bytes before taking the lock: an SSL_read on an empty socket
+        // only finds EAGAIN, and it held the lock a writer on another thread
+        // needed (both showed up per request once answers were written from a
+        // writer thread).
+        if !readMayHavePending {
+            if closed.load(ordering: .acquiring) { throw .closed }
+            guard try Socket.wait(fd, events: Int16(POLLIN), deadline: deadline) else { throw .timedOut }
+        }
         while true {
             if closed.load(ordering: .acquiring) { throw .closed }
             // SSL_read writes straight into the array's uninitialized storage: no
             // zero fill and no copy per read (both showed up per request).
             var code: Int32 = 0
+            var replied = false
             let bytes = [UInt8](unsafeUninitializedCapacity: count) { storage, initialized in
-                let result = lock.withLock { _ in
+                let result = lock.withLock { outbox in
                     ERR_clear_error()
                     let result = SSL_read(ssl, storage.baseAddress, Int32(count))
                     code = result > 0 ? 0 : SSL_get_error(ssl, result)
+                    // Reading may answer the peer (a key update, an alert).
+                    replied = Self.take(output, into: &outbox)
                     return result
                 }
                 initialized = result > 0 ? Int(result) : 0
             }
-            if !bytes.isEmpty { return bytes }
+            if replied { try send(deadline: deadline) }
+            if !bytes.isEmpty {
+                readMayHavePending = bytes.count == count
+                return bytes
+            }
             switch code {
             case SSL_ERROR_WANT_READ:
                 guard try Socket.wait(fd, events: Int16(POLLIN), deadline: deadline) else { throw .timedOut }
@@ -120,26 +162,78 @@ public final class TLSConnection: Connection, @unchecked Sendable {
         }
     }
 
-    public func write(_ bytes: [UInt8], deadline: Deadline?) throws(ConnectionError) {
-        var offset = 0
+    public func write(_ bytes: [UInt8], from offset: inout Int, deadline: Deadline?) throws(ConnectionError) {
+        // Ciphertext a write that timed out left behind goes first.
+        try send(deadline: deadline)
         while offset < bytes.count {
             if closed.load(ordering: .acquiring) { throw .closed }
-            let (result, code) = lock.withLock { _ in
+            let start = offset
+            let step = min(bytes.count - start, Self.writeStepBytes)
+            // Into the memory BIO: never blocks, so the lock is held for the
+            // encryption only.
+            let (result, code) = lock.withLock { outbox in
                 ERR_clear_error()
-                let result = bytes.withUnsafeBytes { SSL_write(ssl, $0.baseAddress! + offset, Int32(bytes.count - offset)) }
-                return (result, result > 0 ? 0 : SSL_get_error(ssl, result))
+                let result = bytes.withUnsafeBytes { SSL_write(ssl, $0.baseAddress! + start, Int32(step)) }
+                let code = result > 0 ? 0 : SSL_get_error(ssl, result)
+                _ = Self.take(output, into: &outbox)
+                return (result, code)
             }
-            if result > 0 {
-                offset += Int(result)
-                continue
-            }
-            switch code {
-            case SSL_ERROR_WANT_WRITE:
-                guard try Socket.wait(fd, events: Int16(POLLOUT), deadline: deadline) else { throw .timedOut }
-            case SSL_ERROR_WANT_READ:
-                guard try Socket.wait(fd, events: Int16(POLLIN), deadline: deadline) else { throw .timedOut }
-            default:
+            guard result > 0 else {
+                if code == SSL_ERROR_WANT_READ {
+                    guard try Socket.wait(fd, events: Int16(POLLIN), deadline: deadline) else { throw .timedOut }
+                    continue
+                }
                 throw .io(openSSLErrors("write"))
+            }
+            offset += Int(result)
+            try send(deadline: deadline)
+        }
+    }
+
+    /// Moves what OpenSSL wrote to the memory BIO to the end of `outbox`; true
+    /// if there was any. Called with `lock` held.
+    private static func take(_ output: OpaquePointer, into outbox: inout [UInt8]) -> Bool {
+        let pending = Int(BIO_ctrl_pending(output))
+        guard pending > 0 else { return false }
+        let start = outbox.count
+        outbox.reserveCapacity(start + pending)
+        var moved = 0
+        outbox.append(contentsOf: repeatElement(0, count: pending))
+        outbox.withUnsafeMutableBytes { storage in
+            moved = Int(BIO_read(output, storage.baseAddress! + start, Int32(pending)))
+        }
+        outbox.removeLast(pending - max(moved, 0))
+        return moved > 0
+    }
+
+    /// Sends all ciphertext taken so far to the socket, in order, holding
+    /// `sending` but not `lock`. On a timeout or error what is left goes back
+    /// to the front of the outbox.
+    private func send(deadline: Deadline?) throws(ConnectionError) {
+        try sending.withLock { _ throws(ConnectionError) in
+            let data = lock.withLock { outbox -> [UInt8] in
+                defer { outbox.removeAll(keepingCapacity: true) }
+                return outbox
+            }
+            var sent = 0
+            do throws(ConnectionError) {
+                while sent < data.count {
+                    if closed.load(ordering: .acquiring) { throw ConnectionError.closed }
+                    let from = sent
+                    let result = data.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + from, data.count - from, Int32(MSG_NOSIGNAL)) }
+                    if result > 0 {
+                        sent += result
+                        continue
+                    }
+                    guard result < 0, errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR else {
+                        throw ConnectionError.io(Socket.errorText("send"))
+                    }
+                    guard try Socket.wait(fd, events: Int16(POLLOUT), deadline: deadline) else { throw ConnectionError.timedOut }
+                }
+            } catch {
+                let rest = data[sent...]
+                lock.withLock { $0.insert(contentsOf: rest, at: 0) }
+                throw error
             }
         }
     }
@@ -182,11 +276,11 @@ public final class PlainConnection: Connection, @unchecked Sendable {
         }
     }
 
-    public func write(_ bytes: [UInt8], deadline: Deadline?) throws(ConnectionError) {
-        var offset = 0
+    public func write(_ bytes: [UInt8], from offset: inout Int, deadline: Deadline?) throws(ConnectionError) {
         while offset < bytes.count {
             if closed.load(ordering: .acquiring) { throw .closed }
-            let result = bytes.withUnsafeBytes { send(fd, $0.baseAddress! + offset, bytes.count - offset, Int32(MSG_NOSIGNAL)) }
+            let start = offset
+            let result = bytes.withUnsafeBytes { send(fd, $0.baseAddress! + start, bytes.count - start, Int32(MSG_NOSIGNAL)) }
             if result > 0 {
                 offset += result
                 continue

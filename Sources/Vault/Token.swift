@@ -213,18 +213,18 @@ public struct TokenVerifier: Sendable {
 /// emptied (a node serves a few thousand desks; a refill costs one HMAC each).
 final class VerifiedTokens: Sendable {
     static let entriesMax = 4_096
-    private let entries = Mutex<[String: TokenClaims]>([:])
+    private let entries = ReadMostly<[String: TokenClaims]>([:])
 
     func claims(of token: String) -> TokenClaims? {
-        entries.withLock { $0[token] }
+        entries.read { $0[token] }
     }
 
     func remember(_ token: String, _ claims: TokenClaims) {
-        entries.withLock { entries in
+        entries.write { entries in
             if entries.count >= Self.entriesMax { entries.removeAll(keepingCapacity: true) }
             entries[token] = claims
         }
     }
 
-    var count: Int { entries.withLock { $0.count } }
+    var count: Int { entries.read { $0.count } }
 }

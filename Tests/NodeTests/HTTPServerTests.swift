@@ -19,6 +19,17 @@ import Transport
             let quiet = Log(node: "http-test", minimumLevel: .error, fileDescriptor: open("/dev/null", O_WRONLY))
             server = HTTPServer(acceptor: APIAcceptor(listener: listener, context: nil, log: quiet), limits: limits, log: quiet) { request in
                 if request.path == "/slow" { ProcessControl.pause(ms: 1_000) }
+                if request.path.hasPrefix("/later/"), request.deferrable, let ms = UInt64(request.path.dropFirst("/later/".count)) {
+                    // Answered later from another thread, as the node loop answers writes.
+                    let pending = PendingResponse()
+                    let path = request.path
+                    let thread = Thread {
+                        ProcessControl.pause(ms: ms)
+                        pending.fulfil { NodeAPI.json(200, ["path": path]) }
+                    }
+                    thread.start()
+                    return .deferred(pending)
+                }
                 return NodeAPI.json(200, ["path": request.path])
             }
             server.start()
@@ -89,6 +100,23 @@ import Transport
         for holder in holders { holder.close() }
         #expect(Self.eventually { served.server.openConnections == 0 })
         #expect(try served.get("/after").status == 200)
+    }
+
+    /// Pipelined requests whose answers come later, or at once, or later but
+    /// sooner: the answers leave in request order, and a deferred answer to a
+    /// `connection: close` request is written before the connection closes.
+    @Test func deferredAnswersLeaveInRequestOrder() throws {
+        let served = try Served(limits: Self.limits)
+        let connection = try served.connect()
+        let paths = ["/later/250", "/now", "/later/10", "/now-again", "/later/50"]
+        let requests = paths.map { "GET \($0) HTTP/1.1\r\nhost: x\r\n\r\n" }.joined() + "GET /later/20 HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"
+        try connection.write(Array(requests.utf8), deadline: .after(milliseconds: 1_000))
+        let answer = served.readAll(connection)
+        let order = answer.components(separatedBy: "\"path\":\"").dropFirst().map { $0.prefix { $0 != "\"" } }
+        #expect(order == (paths + ["/later/20"]).map { Substring($0) }, "\(answer)")
+        #expect(answer.components(separatedBy: "HTTP/1.1 200").count == 7)
+        #expect(try served.get("/after").status == 200)
+        #expect(Self.eventually { served.server.openConnections == 0 })
     }
 
     static func eventually(_ condition: () -> Bool) -> Bool {

@@ -6,7 +6,7 @@ import Testing
 /// starts after a write was acknowledged sees it, on a follower too, and a node
 /// cut off from a quorum refuses rather than answer from stale state.
 @Suite(.serialized) struct LinearizableReadTests {
-    @Test func followersReadTheirClusterSWritesAndAMinorityRefusesToRead() throws {
+    @Test func followersReadTheirClusterSWritesAndAMinorityRefusesToReadOrHangAWrite() throws {
         let cluster = try TestCluster(nodes: 3, slot: 8)
         defer { cluster.down() }
         let all = ["a", "b", "c"]
@@ -27,10 +27,16 @@ import Testing
         #expect(stale == 0, "\(stale) of 40 follower reads missed an acknowledged write")
         #expect(try reader.send("GET", "/v1/kv/never-written").status == 404)
 
-        // Cut the follower off from everyone: its read must fail, not return old data.
-        let survivor = followers[0]
-        for node in all where node != survivor { cluster.kill9(node) }
-        let lonely = try cluster.client(survivor)?.send("GET", "/v1/kv/register", timeoutMs: 15_000)
+        // Cut the leader off from everyone. A write it accepts before it notices
+        // cannot commit: the answer is a 504 at the write's deadline (10 s; it
+        // may still apply), not a connection left hanging. The node loop gives
+        // that answer, since the API thread no longer waits for writes.
+        for node in followers { cluster.kill9(node) }
+        let stranded = try cluster.client(leader)?.send("PUT", "/v1/kv/stranded", body: Array("x".utf8), timeoutMs: 20_000)
+        #expect(stranded.map { [504, 503, 421].contains($0.status) } == true, "a leader without a quorum answered \(stranded?.status ?? 0)")
+        #expect(stranded.map { String(decoding: $0.body, as: UTF8.self).contains("\"timeout\"") || $0.status != 504 } == true)
+        // And its read must fail, not return old data.
+        let lonely = try cluster.client(leader)?.send("GET", "/v1/kv/register", timeoutMs: 15_000)
         #expect(lonely.map { $0.status == 503 || $0.status == 504 } == true, "a minority node answered \(lonely?.status ?? 0)")
     }
 }
