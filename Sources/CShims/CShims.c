@@ -1,6 +1,10 @@
 // posix_spawn_file_actions_addclosefrom_np is a GNU extension (glibc 2.34+).
 #define _GNU_SOURCE
 #include "CShims.h"
+#include <malloc.h>
+
+// mallopt's M_ARENA_MAX is a macro of glibc's malloc.h.
+int ll_malloc_arena_max(int arenas) { return mallopt(M_ARENA_MAX, arenas); }
 
 long ll_SSL_CTX_set_min_proto_version(SSL_CTX *ctx, int version) { return SSL_CTX_set_min_proto_version(ctx, version); }
 long ll_SSL_CTX_set_max_proto_version(SSL_CTX *ctx, int version) { return SSL_CTX_set_max_proto_version(ctx, version); }

@@ -46,7 +46,7 @@ extension NodeAPI {
                     command["actor"] = request.principal?.subject ?? "tls-client"
                     command["role"] = (request.principal?.role ?? Vault.Role.agent).rawValue
                 }
-                return contact(runtime, "enqueue", command, created: true) { result in
+                return contact(runtime, request, "enqueue", command, created: true) { result in
                     var shown: [String: Any] = ["id": result["task"] ?? NSNull()]
                     if let offer = result["offer"] { shown["offer"] = offer }
                     return shown
@@ -387,6 +387,15 @@ extension NodeAPI {
     static func contact(_ runtime: NodeRuntime, _ op: String, _ fields: [String: Any], created: Bool = false,
                         shape: (([String: Any]) -> [String: Any])? = nil) -> HTTPResponse {
         commandResponse(runtime.propose(LifelineStateMachine.contactCommand(op, fields)), created: created, shape: shape)
+    }
+
+    /// As `contact`, answered without a waiting thread when the server allows
+    /// (`request.deferrable`): the route of the busiest write, task enqueue.
+    static func contact(_ runtime: NodeRuntime, _ request: HTTPRequest, _ op: String, _ fields: [String: Any], created: Bool = false,
+                        shape: (@Sendable ([String: Any]) -> [String: Any])? = nil) -> HTTPResponse {
+        proposal(runtime, request, LifelineStateMachine.contactCommand(op, fields)) { outcome in
+            commandResponse(outcome, created: created, shape: shape)
+        }
     }
 
     /// A proposal's outcome as the API answers it: the applied result, or the

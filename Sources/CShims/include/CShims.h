@@ -2,7 +2,7 @@
 #define LIFELINE_CSHIMS_H
 
 // Wrappers for what Swift cannot import: OpenSSL and SQLite macros and variadic
-// functions, and one GNU extension of libc. Every wrapper is prefixed `ll_` and
+// functions, one GNU extension of libc and one glibc malloc tunable. Every wrapper is prefixed `ll_` and
 // does nothing but forward.
 
 #include <openssl/ssl.h>
@@ -13,6 +13,7 @@
 #include <sqlite3.h>
 #include <spawn.h>
 
+int ll_malloc_arena_max(int arenas);
 long ll_SSL_CTX_set_min_proto_version(SSL_CTX *ctx, int version);
 long ll_SSL_CTX_set_max_proto_version(SSL_CTX *ctx, int version);
 long ll_SSL_CTX_set_mode(SSL_CTX *ctx, long mode);
