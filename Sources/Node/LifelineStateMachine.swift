@@ -183,7 +183,7 @@ public struct LifelineStateMachine: ReplicatedStateMachine {
         let mark = names.mark
         var drainedAfter = drained
         do {
-            translated = .success(try translate(op, &fields, &names, &drainedAfter))
+            translated = .success(try Self.translate(op, &fields, &names, &drainedAfter))
         } catch {
             translated = .failure(error)
         }
@@ -244,7 +244,11 @@ public struct LifelineStateMachine: ReplicatedStateMachine {
         }
     }
 
-    func translate(_ op: String, _ fields: inout Fields, _ registry: inout NameRegistry, _ drainedAfter: inout Set<String>) throws(CommandError) -> ContactCommand {
+    /// Static on purpose: as an instance method, called with `&names` (a stored
+    /// property) it made Swift copy the whole machine for the call, so every
+    /// new name copied the name tables it was added to (a fifth of the
+    /// cluster's CPU during task enqueue, Docs/performance.md).
+    static func translate(_ op: String, _ fields: inout Fields, _ registry: inout NameRegistry, _ drainedAfter: inout Set<String>) throws(CommandError) -> ContactCommand {
         switch op {
         case "tick":
             return .tick

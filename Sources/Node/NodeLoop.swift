@@ -56,7 +56,10 @@ final class NodeLoop {
     var lastExpireNs: UInt64 = 0
     static let expireIntervalNs: UInt64 = 10_000_000
     static let hashIntervalNs: UInt64 = 200_000_000
-    static let hashWaitMaxNs: UInt64 = 5_000_000_000
+    /// A minute: at 25,000 queued tasks a hash took about a second on each
+    /// node, and a 5 s cap made hashing a fifth of a core on every node
+    /// (14 % of the machine during task enqueue, Docs/performance.md).
+    static let hashWaitMaxNs: UInt64 = 60_000_000_000
     var stopping = false
     var stopDeadline: UInt64 = 0
     var persistBatches: UInt64 = 0
@@ -154,7 +157,8 @@ final class NodeLoop {
             // The state hash serializes the whole machine: O(state), on the worker.
             // Refreshed at most every `hashIntervalNs`, and large states wait
             // longer (20 × its cost, capped at `hashWaitMaxNs`) so hashing takes
-            // at most ~5% of a core.
+            // at most ~5% of a core for hashes up to 3 s. (Drill evidence hashes
+            // on demand; this one only feeds `/v1/cluster`.)
             if hashDirty && !hashInFlight && MonotonicClock.nowNs() >= lastHashNs + max(NodeLoop.hashIntervalNs, min(20 * lastHashCostNs, NodeLoop.hashWaitMaxNs)) {
                 worker.hash(machine, at: applied)
                 hashInFlight = true
