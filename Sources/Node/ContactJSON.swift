@@ -280,9 +280,35 @@ enum ContactJSON {
         }
     }
 
+    /// The case name, as the API has always shown it. A switch: printing the
+    /// event and cutting at "(" went through reflection, 8 % of the cluster's
+    /// CPU during task enqueue (Docs/performance.md).
     static func eventName(_ event: ContactEvent) -> String {
-        let text = "\(event)"
-        return String(text.prefix { $0 != "(" })
+        switch event {
+        case .settingsChanged: "settingsChanged"
+        case .siteAdded: "siteAdded"
+        case .queueDefined: "queueDefined"
+        case .agentRegistered: "agentRegistered"
+        case .agentStatusChanged: "agentStatusChanged"
+        case .taskCreated: "taskCreated"
+        case .taskQueued: "taskQueued"
+        case .taskOffered: "taskOffered"
+        case .offerDeclined: "offerDeclined"
+        case .offerExpired: "offerExpired"
+        case .taskAccepted: "taskAccepted"
+        case .taskWrapUp: "taskWrapUp"
+        case .taskCompleted: "taskCompleted"
+        case .taskAbandoned: "taskAbandoned"
+        case .callbackScheduled: "callbackScheduled"
+        case .failoverDrop: "failoverDrop"
+        case .callbackDue: "callbackDue"
+        case .overflowed: "overflowed"
+        case .transferred: "transferred"
+        case .escalated: "escalated"
+        case .siteWentDown: "siteWentDown"
+        case .siteCameUp: "siteCameUp"
+        case .kpiWindowStarted: "kpiWindowStarted"
+        }
     }
 
     static func task(_ task: ContactTask, _ machine: LifelineStateMachine) -> [String: Any] {

@@ -1,3 +1,4 @@
+import ContactCenter
 import Foundation
 @testable import Node
 import Testing
@@ -62,5 +63,32 @@ struct CompactJSONTests {
         let legacy = [command[0]] + Array(#"{"op":"enqueue","at":0,"v":1,"queue":"triage"}"#.utf8)
         let slow = try #require(Self.parse(Array(machine.stamped(legacy, atMs: 77).dropFirst())))
         #expect((slow["at"] as? NSNumber)?.uint64Value == 77 && slow["queue"] as? String == "triage")
+    }
+}
+
+/// Event names in answers are the case names: the switch that writes them
+/// agrees with what printing the event (reflection, the old way) gives, for
+/// every case.
+@Suite struct EventNameTests {
+    @Test func everyEventIsNamedByItsCase() {
+        let task = TaskID(7), agent = AgentID(3), queue = QueueID(2), site = SiteID(1)
+        let events: [ContactEvent] = [
+            .settingsChanged, .siteAdded(site), .queueDefined(queue), .agentRegistered(agent, site),
+            .agentStatusChanged(agent, site, from: .available, to: .busy),
+            .taskCreated(task, queue, site, .voice, .general, priority: 1), .taskQueued(task, queue),
+            .taskOffered(task, agent, token: 9, expiresAt: 10), .offerDeclined(task, agent, token: 9),
+            .offerExpired(task, agent, token: 9), .taskAccepted(task, agent, queue, site, waitMs: 5, withinTarget: true),
+            .taskWrapUp(task, agent), .taskCompleted(task, agent, queue, site, handleMs: 4, nil),
+            .taskAbandoned(task, queue, site, waitMs: 3, short: false), .callbackScheduled(task, dueAt: 11),
+            .failoverDrop(task, queue, site), .callbackDue(task), .overflowed(task, from: queue, to: QueueID(4), stage: 1),
+            .transferred(task, agent, from: queue, to: QueueID(4)),
+            .escalated(task, agent, from: queue, to: QueueID(4), .clinicalConcern), .siteWentDown(site), .siteCameUp(site),
+            .kpiWindowStarted(index: 2),
+        ]
+        for event in events {
+            let printed = String("\(event)".prefix { $0 != "(" })
+            #expect(ContactJSON.eventName(event) == printed)
+        }
+        #expect(Set(events.map(ContactJSON.eventName)).count == events.count, "two cases share a name")
     }
 }
