@@ -159,11 +159,11 @@ public struct SecurityState: Sendable, Equatable, Codable {
     // MARK: - Snapshot
 
     /// Canonical JSON: string-keyed dictionaries with sorted keys and sorted
-    /// lists only, so every replica encodes the same state to the same bytes.
+    /// lists only, so every replica encodes the same state to the same bytes;
+    /// what `JSONEncoder` with `.sortedKeys` writes, written directly
+    /// (`canonicalJSON`, SecurityState+JSON.swift).
     func encoded() -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return (try? encoder.encode(self)).map(Array.init) ?? []
+        canonicalJSON()
     }
 
     static func decoded(_ bytes: [UInt8]) throws -> SecurityState {
