@@ -19,6 +19,12 @@ import Transport
             let quiet = Log(node: "http-test", minimumLevel: .error, fileDescriptor: open("/dev/null", O_WRONLY))
             server = HTTPServer(acceptor: APIAcceptor(listener: listener, context: nil, log: quiet), limits: limits, log: quiet) { request in
                 if request.path == "/slow" { ProcessControl.pause(ms: 1_000) }
+                if request.path == "/big-later", request.deferrable {
+                    // A deferred answer of 1 MiB, ready at once.
+                    let pending = PendingResponse()
+                    pending.fulfil { HTTPResponse(status: 200, body: [UInt8](repeating: 0x61, count: 1 << 20)) }
+                    return .deferred(pending)
+                }
                 if request.path.hasPrefix("/later/"), request.deferrable, let ms = UInt64(request.path.dropFirst("/later/".count)) {
                     // Answered later from another thread, as the node loop answers writes.
                     let pending = PendingResponse()
@@ -117,6 +123,24 @@ import Transport
         #expect(answer.components(separatedBy: "HTTP/1.1 200").count == 7)
         #expect(try served.get("/after").status == 200)
         #expect(Self.eventually { served.server.openConnections == 0 })
+    }
+
+    /// A client that asks for large answers and never reads them fills its
+    /// socket: the writer thread hands that answer to a thread of its own, so
+    /// everyone else's deferred answers still go out. (Were the writer to wait,
+    /// it would wait the whole request timeout, 10 s here, and the other
+    /// client's 3 s deadline would pass.)
+    @Test func aClientThatDoesNotReadDoesNotHoldUpOtherAnswers() throws {
+        let served = try Served(limits: HTTPLimits(requestTimeoutMs: 10_000, idleTimeoutMs: 20_000, connectionsMax: 8))
+        let stuck = try served.connect()
+        let requests = String(repeating: "GET /big-later HTTP/1.1\r\nhost: x\r\n\r\n", count: 12)
+        try stuck.write(Array(requests.utf8), deadline: .after(milliseconds: 1_000))
+        ProcessControl.pause(ms: 300)
+        for round in 0..<3 {
+            let answer = try served.get("/later/\(round)")
+            #expect(answer.status == 200, "round \(round)")
+        }
+        stuck.close()
     }
 
     static func eventually(_ condition: () -> Bool) -> Bool {
