@@ -87,9 +87,16 @@ struct JSONWriter {
 
     mutating func number(_ value: UInt64) { bytes.append(contentsOf: String(value).utf8) }
 
-    mutating func string(_ text: String) {
+    /// `text` as a JSON string. `likeJSONEncoder` also escapes `/` and writes
+    /// `\b \f \n \r \t` short, as Foundation's `JSONEncoder` does (for bytes
+    /// that must equal its output, SecurityState+JSON.swift).
+    mutating func string(_ text: String, likeJSONEncoder: Bool = false) {
         bytes.append(UInt8(ascii: "\""))
         for byte in text.utf8 {
+            if likeJSONEncoder, let short = Self.encoderEscape(byte) {
+                bytes.append(contentsOf: [UInt8(ascii: "\\"), short])
+                continue
+            }
             switch byte {
             case UInt8(ascii: "\""): bytes.append(contentsOf: Array("\\\"".utf8))
             case UInt8(ascii: "\\"): bytes.append(contentsOf: Array("\\\\".utf8))
@@ -100,5 +107,19 @@ struct JSONWriter {
             }
         }
         bytes.append(UInt8(ascii: "\""))
+    }
+
+    /// What `JSONEncoder` writes after `\` for a byte it escapes with a letter
+    /// (or the byte itself), nil for the rest.
+    private static func encoderEscape(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "/"): UInt8(ascii: "/")
+        case 0x08: UInt8(ascii: "b")
+        case 0x0C: UInt8(ascii: "f")
+        case 0x0A: UInt8(ascii: "n")
+        case 0x0D: UInt8(ascii: "r")
+        case 0x09: UInt8(ascii: "t")
+        default: nil
+        }
     }
 }

@@ -24,16 +24,12 @@ public final class HTTPServer: Sendable {
     private let limits: HTTPLimits
     private let handler: @Sendable (HTTPRequest) -> HTTPResponse
     private let log: Log
-    private let state = Mutex(State())
-    /// `state.stopped`, readable without the lock (checked on every request).
+    /// Open connections, by identity.
+    private let open = Mutex<[ObjectIdentifier: any Connection]>([:])
+    /// Set (under `open`'s lock, so no connection is admitted after `stop`
+    /// took the list); read without a lock on every request.
     private let stopped = Atomic<Bool>(false)
     private let writer = Inbox<Exchange>(capacity: Int.max)
-
-    struct State {
-        var open: [ObjectIdentifier: any Connection] = [:]
-        var stopped = false
-        var acceptDone = false
-    }
 
     /// Answers queued on one connection (pipelined requests) before its thread
     /// waits for them to go out.
@@ -61,17 +57,16 @@ public final class HTTPServer: Sendable {
 
     /// Stops accepting, closes every open connection, and returns at once.
     public func stop() {
-        let open = state.withLock { state -> [any Connection] in
-            state.stopped = true
-            return Array(state.open.values)
+        let connections = open.withLock { open -> [any Connection] in
+            stopped.store(true, ordering: .releasing)
+            return Array(open.values)
         }
-        stopped.store(true, ordering: .releasing)
         writer.push(Exchange(connection: nil, requestTimeoutMs: 0) { _ in })
         acceptor.close()
-        for connection in open { connection.close() }
+        for connection in connections { connection.close() }
     }
 
-    public var openConnections: Int { state.withLock { $0.open.count } }
+    public var openConnections: Int { open.withLock { $0.count } }
 
     // MARK: - Threads
 
@@ -85,9 +80,9 @@ public final class HTTPServer: Sendable {
                 log.debug("http.accept_failed", [("reason", "\(error)")])
                 continue
             }
-            let admitted = state.withLock { state -> Bool in
-                guard !state.stopped, state.open.count < limits.connectionsMax else { return false }
-                state.open[ObjectIdentifier(connection)] = connection
+            let admitted = open.withLock { open -> Bool in
+                guard !stopped.load(ordering: .acquiring), open.count < limits.connectionsMax else { return false }
+                open[ObjectIdentifier(connection)] = connection
                 return true
             }
             guard admitted else {
@@ -98,7 +93,7 @@ public final class HTTPServer: Sendable {
             }
             let thread = Thread { [self] in
                 serve(connection)
-                _ = state.withLock { $0.open.removeValue(forKey: ObjectIdentifier(connection)) }
+                _ = open.withLock { $0.removeValue(forKey: ObjectIdentifier(connection)) }
             }
             thread.name = "http-conn"
             thread.start()
@@ -162,9 +157,8 @@ public final class HTTPServer: Sendable {
             guard exchange.waitForRoom(below: Self.queuedAnswersMax, timeoutMs: Self.queueWaitMs) else { return }
             var deferrable = request
             deferrable.deferrable = true
-            var response = handler(deferrable)
+            let response = handler(deferrable)
             let keepAlive = request.keepAlive && !stopped.load(ordering: .acquiring)
-            if request.method == "HEAD" { response.body = [] }
             exchange.answer(response, keepAlive: keepAlive, head: request.method == "HEAD")
             if !keepAlive { return }
         }
@@ -211,7 +205,8 @@ final class Exchange: Sendable {
     var isBusy: Bool { state.withLock { !$0.slots.isEmpty } }
 
     /// Answers the oldest unanswered request: written at once when nothing is
-    /// queued and the answer is ready, else queued behind the others.
+    /// queued and the answer is ready, else queued behind the others. A `head`
+    /// answer goes without its body.
     func answer(_ response: HTTPResponse, keepAlive: Bool, head: Bool = false) {
         guard let connection else { return }
         let queued = state.withLock { state -> Slot? in
@@ -221,6 +216,8 @@ final class Exchange: Sendable {
             return slot
         }
         guard let slot = queued else {
+            var response = response
+            if head { response.body = [] }
             let sent = (try? connection.write(response.serialized(keepAlive: keepAlive), deadline: MonotonicClock.deadline(afterMs: requestTimeoutMs))) != nil
             if !sent { connection.close() }
             return

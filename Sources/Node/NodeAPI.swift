@@ -187,9 +187,7 @@ public enum NodeAPI {
                          answer: @escaping @Sendable (ProposalOutcome) -> HTTPResponse) -> HTTPResponse {
         guard request.deferrable else { return answer(runtime.propose(command)) }
         let pending = PendingResponse()
-        guard runtime.propose(command, then: { outcome in pending.fulfil { answer(outcome) } }) else {
-            return answer(.failed(status: 503, code: "busy", message: "the node's inbox is full; retry shortly"))
-        }
+        runtime.propose(command) { outcome in pending.fulfil { answer(outcome) } }
         return .deferred(pending)
     }
 

@@ -7,6 +7,9 @@ public enum ProposalOutcome: Sendable, Equatable {
     /// It did not apply (or may not have): `status` and `code` for the API's error.
     case failed(status: Int, code: String, message: String)
 
+    /// The node's inbox is full: nothing was proposed.
+    static let inboxFull = ProposalOutcome.failed(status: 503, code: "busy", message: "the node's inbox is full; retry shortly")
+
     static func noLeader() -> ProposalOutcome {
         .failed(status: 503, code: "no_leader", message: "no leader is known; retry shortly")
     }

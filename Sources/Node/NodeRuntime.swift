@@ -120,12 +120,12 @@ public final class NodeRuntime: Sendable {
     /// Proposes an application command and returns at once: `then` receives the
     /// outcome on the node loop's thread (so it must be quick and never block)
     /// when the command applies, fails, or is still unapplied `timeoutMs` from
-    /// now (504, it may still apply). Returns false, never calling `then`, when
-    /// the inbox is full.
+    /// now (504, it may still apply); on the caller's thread, at once, when the
+    /// inbox is full.
     public func propose(_ command: [UInt8], timeoutMs: UInt64 = writeTimeoutMsDefault,
-                        then: @escaping @Sendable (ProposalOutcome) -> Void) -> Bool {
+                        then: @escaping @Sendable (ProposalOutcome) -> Void) {
         let deadline = MonotonicClock.nowNs() + timeoutMs * 1_000_000
-        return inbox.push(.propose(command: command, completion: Completion(then: then), deadline: deadline))
+        if !inbox.push(.propose(command: command, completion: Completion(then: then), deadline: deadline)) { then(.inboxFull) }
     }
 
     /// Pushes the input `make` builds (with a fresh completion and the deadline
@@ -136,7 +136,7 @@ public final class NodeRuntime: Sendable {
         let completion = Completion<ProposalOutcome>()
         let deadline = MonotonicClock.nowNs() + timeoutMs * 1_000_000
         guard inbox.push(make(completion, deadline)) else {
-            return .failed(status: 503, code: "busy", message: "the node's inbox is full; retry shortly")
+            return .inboxFull
         }
         return completion.wait(timeoutMs: timeoutMs) ?? .failed(status: 504, code: "timeout", message: late)
     }
@@ -153,7 +153,7 @@ public final class NodeRuntime: Sendable {
     public func transferLeader(to target: NodeID, timeoutMs: UInt64 = writeTimeoutMsDefault) -> ProposalOutcome {
         let completion = Completion<ProposalOutcome>()
         guard inbox.push(.transferLeader(to: target, completion: completion)) else {
-            return .failed(status: 503, code: "busy", message: "the node's inbox is full; retry shortly")
+            return .inboxFull
         }
         let deadline = MonotonicClock.deadline(afterMs: timeoutMs)
         guard let started = completion.wait(timeoutMs: timeoutMs) else {

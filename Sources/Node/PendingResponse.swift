@@ -46,14 +46,6 @@ public final class PendingResponse: Sendable {
         state.delivered = true
         return sink
     }
-
-    /// The response, waiting up to `timeoutMs` for it: for callers that have no
-    /// writer (a router called directly). Nil when it did not come in time.
-    public func wait(timeoutMs: UInt64) -> HTTPResponse? {
-        let box = Completion<@Sendable () -> HTTPResponse>()
-        whenReady { box.complete($0) }
-        return box.wait(timeoutMs: timeoutMs).map { $0() }
-    }
 }
 
 extension HTTPResponse {

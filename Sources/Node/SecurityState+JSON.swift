@@ -10,7 +10,6 @@ import Vault
 extension SecurityState {
     func canonicalJSON() -> [UInt8] {
         var out = CanonicalJSON()
-        out.bytes.reserveCapacity(4096 + events.count * 300 + records.count * 200 + keys.entries.count * 140)
         out.open("{")
         // Keys in sorted order, as `.sortedKeys` writes them.
         if let archivedHash {
@@ -107,41 +106,39 @@ extension SecurityState {
     }
 }
 
-/// A minimal JSON writer with `JSONEncoder`'s escaping: `"`, `\`, `/`,
-/// `\b \f \n \r \t`, other control characters as `\u00xx`, the rest as UTF-8.
+/// `JSONWriter` with the commas of nested objects and arrays tracked, and
+/// `JSONEncoder`'s string escaping.
 struct CanonicalJSON {
-    var bytes: [UInt8] = []
+    private var writer = JSONWriter()
     /// Per open container: whether it has a member yet.
     private var first: [Bool] = []
 
+    var bytes: [UInt8] { writer.bytes }
+
     mutating func open(_ bracket: Character) {
-        bytes.append(bracket == "{" ? UInt8(ascii: "{") : UInt8(ascii: "["))
+        writer.raw(String(bracket))
         first.append(true)
     }
 
     mutating func close(_ bracket: Character) {
-        bytes.append(bracket == "}" ? UInt8(ascii: "}") : UInt8(ascii: "]"))
+        writer.raw(String(bracket))
         first.removeLast()
     }
 
     /// Before an array element: the comma after the previous one.
     mutating func element() {
-        if first[first.count - 1] { first[first.count - 1] = false } else { bytes.append(UInt8(ascii: ",")) }
+        if first[first.count - 1] { first[first.count - 1] = false } else { writer.raw(",") }
     }
 
     mutating func key(_ name: String) {
         element()
         string(name)
-        bytes.append(UInt8(ascii: ":"))
+        writer.raw(":")
     }
 
-    mutating func number(_ value: UInt64) {
-        bytes.append(contentsOf: String(value).utf8)
-    }
+    mutating func number(_ value: UInt64) { writer.number(value) }
 
-    mutating func bool(_ value: Bool) {
-        bytes.append(contentsOf: value ? Array("true".utf8) : Array("false".utf8))
-    }
+    mutating func bool(_ value: Bool) { writer.raw(value ? "true" : "false") }
 
     mutating func numbers(_ values: [UInt8]) {
         open("[")
@@ -161,24 +158,5 @@ struct CanonicalJSON {
         close("]")
     }
 
-    mutating func string(_ text: String) {
-        bytes.append(UInt8(ascii: "\""))
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): bytes.append(contentsOf: [0x5C, 0x22])
-            case UInt8(ascii: "\\"): bytes.append(contentsOf: [0x5C, 0x5C])
-            case UInt8(ascii: "/"): bytes.append(contentsOf: [0x5C, 0x2F])
-            case 0x08: bytes.append(contentsOf: [0x5C, UInt8(ascii: "b")])
-            case 0x0C: bytes.append(contentsOf: [0x5C, UInt8(ascii: "f")])
-            case 0x0A: bytes.append(contentsOf: [0x5C, UInt8(ascii: "n")])
-            case 0x0D: bytes.append(contentsOf: [0x5C, UInt8(ascii: "r")])
-            case 0x09: bytes.append(contentsOf: [0x5C, UInt8(ascii: "t")])
-            case 0..<0x20:
-                let hex = Array("0123456789abcdef".utf8)
-                bytes.append(contentsOf: [0x5C, UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(byte >> 4)], hex[Int(byte & 0x0F)]])
-            default: bytes.append(byte)
-            }
-        }
-        bytes.append(UInt8(ascii: "\""))
-    }
+    mutating func string(_ text: String) { writer.string(text, likeJSONEncoder: true) }
 }
