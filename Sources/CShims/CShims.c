@@ -2,9 +2,27 @@
 #define _GNU_SOURCE
 #include "CShims.h"
 #include <malloc.h>
+#include <sys/epoll.h>
 
 // mallopt's M_ARENA_MAX is a macro of glibc's malloc.h.
 int ll_malloc_arena_max(int arenas) { return mallopt(M_ARENA_MAX, arenas); }
+
+int ll_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
+
+int ll_epoll_watch(int epfd, int fd, int modify, int oneShot, unsigned long long token) {
+    struct epoll_event event = { .events = EPOLLIN | EPOLLRDHUP | (oneShot ? EPOLLONESHOT : 0), .data.u64 = token };
+    return epoll_ctl(epfd, modify ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &event);
+}
+
+int ll_epoll_forget(int epfd, int fd) { return epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL); }
+
+int ll_epoll_wait(int epfd, unsigned long long *tokens, int max, int timeoutMs) {
+    struct epoll_event events[256];
+    if (max > 256) max = 256;
+    int ready = epoll_wait(epfd, events, max, timeoutMs);
+    for (int i = 0; i < ready; i++) tokens[i] = events[i].data.u64;
+    return ready;
+}
 
 long ll_SSL_CTX_set_min_proto_version(SSL_CTX *ctx, int version) { return SSL_CTX_set_min_proto_version(ctx, version); }
 long ll_SSL_CTX_set_max_proto_version(SSL_CTX *ctx, int version) { return SSL_CTX_set_max_proto_version(ctx, version); }

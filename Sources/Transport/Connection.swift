@@ -67,6 +67,15 @@ public protocol Connection: AnyObject, Sendable {
     /// same or another thread, never two at once).
     func write(_ bytes: [UInt8], from offset: inout Int, deadline: Deadline?) throws(ConnectionError)
 
+    /// Reads what has arrived, without waiting: at most `maxBytes` bytes, or
+    /// none when nothing is ready (then wait for `descriptor` to turn readable).
+    /// A full buffer may mean more is ready: call again until it returns none.
+    /// Throws `.closed` at the end of the stream.
+    func readAvailable(maxBytes: Int) throws(ConnectionError) -> [UInt8]
+
+    /// The socket, for a caller that waits for many connections at once (``Poller``).
+    var descriptor: Int32 { get }
+
     /// Closes the connection; pending and later reads and writes fail.
     func close()
 

@@ -126,27 +126,8 @@ public final class TLSConnection: Connection, @unchecked Sendable {
             guard try Socket.wait(fd, events: Int16(POLLIN), deadline: deadline) else { throw .timedOut }
         }
         while true {
-            if closed.load(ordering: .acquiring) { throw .closed }
-            // SSL_read writes straight into the array's uninitialized storage: no
-            // zero fill and no copy per read (both showed up per request).
-            var code: Int32 = 0
-            var replied = false
-            let bytes = [UInt8](unsafeUninitializedCapacity: count) { storage, initialized in
-                let result = lock.withLock { outbox in
-                    ERR_clear_error()
-                    let result = SSL_read(ssl, storage.baseAddress, Int32(count))
-                    code = result > 0 ? 0 : SSL_get_error(ssl, result)
-                    // Reading may answer the peer (a key update, an alert).
-                    replied = Self.take(output, into: &outbox)
-                    return result
-                }
-                initialized = result > 0 ? Int(result) : 0
-            }
-            if replied { try send(deadline: deadline) }
-            if !bytes.isEmpty {
-                readMayHavePending = bytes.count == count
-                return bytes
-            }
+            let (bytes, code) = try readStep(count, deadline: deadline)
+            if !bytes.isEmpty { return bytes }
             switch code {
             case SSL_ERROR_WANT_READ:
                 guard try Socket.wait(fd, events: Int16(POLLIN), deadline: deadline) else { throw .timedOut }
@@ -160,6 +141,57 @@ public final class TLSConnection: Connection, @unchecked Sendable {
                 throw detail == "read" ? .closed : .io(detail)
             }
         }
+    }
+
+    public func readAvailable(maxBytes: Int) throws(ConnectionError) -> [UInt8] {
+        let count = min(max(1, maxBytes), Self.readBytesMax)
+        let (bytes, code) = try readStep(count, deadline: Deadline(uptimeNs: 0))
+        if !bytes.isEmpty { return bytes }
+        switch code {
+        case SSL_ERROR_WANT_READ, SSL_ERROR_WANT_WRITE:
+            return []
+        case SSL_ERROR_ZERO_RETURN:
+            throw .closed
+        default:
+            if closed.load(ordering: .acquiring) { throw .closed }
+            let detail = openSSLErrors("read")
+            throw detail == "read" ? .closed : .io(detail)
+        }
+    }
+
+    public var descriptor: Int32 { fd }
+
+    /// One SSL_read of up to `count` bytes under the lock: the plaintext, or
+    /// none and OpenSSL's error code. Sends what reading produced (a key
+    /// update's answer, an alert) before returning.
+    private func readStep(_ count: Int, deadline: Deadline?) throws(ConnectionError) -> ([UInt8], Int32) {
+        if closed.load(ordering: .acquiring) { throw .closed }
+        // SSL_read writes straight into the array's uninitialized storage: no
+        // zero fill and no copy per read (both showed up per request).
+        var code: Int32 = 0
+        var replied = false
+        let bytes = [UInt8](unsafeUninitializedCapacity: count) { storage, initialized in
+            let result = lock.withLock { outbox in
+                ERR_clear_error()
+                let result = SSL_read(ssl, storage.baseAddress, Int32(count))
+                code = result > 0 ? 0 : SSL_get_error(ssl, result)
+                // Reading may answer the peer (a key update, an alert).
+                replied = Self.take(output, into: &outbox)
+                return result
+            }
+            initialized = result > 0 ? Int(result) : 0
+        }
+        if replied {
+            do {
+                try send(deadline: deadline)
+            } catch where error == .timedOut {
+                // Still queued: the next write sends it first.
+            }
+        }
+        // A full buffer: OpenSSL may hold more of the record. Otherwise every
+        // byte it has was taken, and the next read waits on the socket.
+        readMayHavePending = bytes.count == count
+        return (bytes, code)
     }
 
     public func write(_ bytes: [UInt8], from offset: inout Int, deadline: Deadline?) throws(ConnectionError) {
@@ -275,6 +307,27 @@ public final class PlainConnection: Connection, @unchecked Sendable {
             guard try Socket.wait(fd, events: Int16(POLLIN), deadline: deadline) else { throw .timedOut }
         }
     }
+
+    public func readAvailable(maxBytes: Int) throws(ConnectionError) -> [UInt8] {
+        if closed.load(ordering: .acquiring) { throw .closed }
+        let count = min(max(1, maxBytes), TLSConnection.readBytesMax)
+        var failure: Int32 = 0
+        let bytes = [UInt8](unsafeUninitializedCapacity: count) { storage, initialized in
+            let result = recv(fd, storage.baseAddress, count, Int32(MSG_DONTWAIT))
+            initialized = max(0, result)
+            failure = result < 0 ? errno : 0
+            if result == 0 { failure = -1 }
+        }
+        if !bytes.isEmpty { return bytes }
+        if failure == -1 { throw .closed }
+        guard failure == EAGAIN || failure == EWOULDBLOCK || failure == EINTR else {
+            errno = failure
+            throw .io(Socket.errorText("recv"))
+        }
+        return []
+    }
+
+    public var descriptor: Int32 { fd }
 
     public func write(_ bytes: [UInt8], from offset: inout Int, deadline: Deadline?) throws(ConnectionError) {
         while offset < bytes.count {

@@ -2,7 +2,8 @@
 #define LIFELINE_CSHIMS_H
 
 // Wrappers for what Swift cannot import: OpenSSL and SQLite macros and variadic
-// functions, one GNU extension of libc and one glibc malloc tunable. Every wrapper is prefixed `ll_` and
+// functions, one GNU extension of libc, one glibc malloc tunable and epoll
+// (Glibc's module map leaves sys/epoll.h out; its event struct is packed). Every wrapper is prefixed `ll_` and
 // does nothing but forward.
 
 #include <openssl/ssl.h>
@@ -14,6 +15,16 @@
 #include <spawn.h>
 
 int ll_malloc_arena_max(int arenas);
+
+/// epoll_create1(EPOLL_CLOEXEC).
+int ll_epoll_create(void);
+/// epoll_ctl(epfd, EPOLL_CTL_ADD or, with `modify`, EPOLL_CTL_MOD, fd) for
+/// readability, one-shot (`oneShot`), with `token` as the event's data.
+int ll_epoll_watch(int epfd, int fd, int modify, int oneShot, unsigned long long token);
+/// epoll_ctl(epfd, EPOLL_CTL_DEL, fd).
+int ll_epoll_forget(int epfd, int fd);
+/// epoll_wait into parallel arrays: the tokens of up to `max` ready descriptors.
+int ll_epoll_wait(int epfd, unsigned long long *tokens, int max, int timeoutMs);
 long ll_SSL_CTX_set_min_proto_version(SSL_CTX *ctx, int version);
 long ll_SSL_CTX_set_max_proto_version(SSL_CTX *ctx, int version);
 long ll_SSL_CTX_set_mode(SSL_CTX *ctx, long mode);
