@@ -36,7 +36,6 @@ extension RaftNode {
         log.append([entry])
         uncommittedBytes += entry.sizeBytes
         broadcastPending = true
-        _ = maybeCommit()  // a single voter commits at once
         return ProposalTicket(index: entry.index, term: term)
     }
 
@@ -162,11 +161,13 @@ extension RaftNode {
 
     /// §5.3, §5.4.2: the highest index a quorum of voters holds, committed only if
     /// its entry is of the current term. Returns true when the commit index moved.
+    /// The leader holds what it persisted (`advance`), not what it appended: its
+    /// appends may leave before its own fsync (`Ready.messagesMayPrecedePersist`).
     mutating func maybeCommit() -> Bool {
         var matches: [UInt64] = []
         matches.reserveCapacity(conf.voters.count)
         for voter in conf.voters {
-            matches.append(voter == config.id ? log.lastIndex : progress[voter]?.match ?? 0)
+            matches.append(voter == config.id ? log.stableThrough : progress[voter]?.match ?? 0)
         }
         guard matches.count >= quorum else { return false }
         matches.sort(by: >)

@@ -175,6 +175,10 @@ public struct RaftNode: Sendable {
         ready.messages = messages
         ready.readStates = readStates
         ready.traces = traces
+        // A leader's messages are appends, heartbeats, snapshots and refusals:
+        // nothing that vouches for this Ready's entries. Only a new term or vote
+        // (which a leader never has) must reach the disk first.
+        ready.messagesMayPrecedePersist = role == .leader && hard.term == lastHardState.term && hard.vote == lastHardState.vote
         messages.removeAll(keepingCapacity: true)
         readStates.removeAll()
         traces.removeAll()
@@ -189,6 +193,8 @@ public struct RaftNode: Sendable {
         if ready.snapshot != nil { log.unstableSnapshot = nil }
         if let last = ready.entries.last, last.index <= log.lastIndex, log.term(at: last.index) == last.term {
             log.stableThrough = max(log.stableThrough, last.index)
+            // The leader's own entries count toward the quorum once on its disk.
+            if role == .leader { _ = maybeCommit() }
         }
         if let last = ready.committedEntries.last {
             log.applied = max(log.applied, last.index)

@@ -57,6 +57,11 @@ public struct TraceEvent: Sendable, Equatable, CustomStringConvertible {
 /// 2. Only AFTER that, send `messages`. A vote or an acknowledgement that leaves
 ///    before its state is on disk can be forgotten in a crash, and a member could
 ///    then vote twice or a leader count an entry that no longer exists.
+///    Exception: when `messagesMayPrecedePersist` is true (a leader whose term
+///    and vote are already on disk), the messages MAY be sent before or while
+///    step 1 runs. They carry no vote and no acknowledgement, and the leader
+///    counts its own log toward the commit quorum only through `advance`
+///    (Raft thesis §10.2.1: the leader writes to its disk in parallel).
 /// 3. Restore the state machine from `snapshot` (if any), then apply
 ///    `committedEntries` in order, then serve `readStates` once applied.
 /// 4. Call `advance` with this value.
@@ -69,6 +74,8 @@ public struct Ready: Sendable {
     public var committedEntries: [Entry]
     public var readStates: [ReadState]
     public var traces: [TraceEvent]
+    /// The messages may leave before this Ready is persisted (see step 2).
+    public var messagesMayPrecedePersist = false
 
     public init(
         softState: SoftState? = nil,

@@ -166,19 +166,23 @@ public struct Simulator {
 
     // MARK: - Ready handling (the shell contract)
 
-    /// Handles every Ready of one member: persist, then send, then apply, then advance.
+    /// Handles every Ready of one member: persist, then send (a leader may send
+    /// first), then apply, then advance.
     mutating func drain(_ id: NodeID) {
         var rounds = 0
         while members[id]!.raft?.hasReady == true {
             rounds += 1
             precondition(rounds < 1000, "member \(id) produced Ready values without end at tick \(tick)")
             let ready = members[id]!.raft!.ready()
+            // A leader's messages may leave before its fsync, as NodeLoop sends
+            // them; a crash then loses the Ready after they left.
+            if ready.messagesMayPrecedePersist { for message in ready.messages { send(message) } }
             if crashLosesReady() {
                 crash(id, losingReady: true)
                 return
             }
             persist(id, ready)
-            for message in ready.messages { send(message) }
+            if !ready.messagesMayPrecedePersist { for message in ready.messages { send(message) } }
             apply(id, ready)
             members[id]!.raft!.advance(ready)
             if let soft = ready.softState { noteRole(id, soft) }

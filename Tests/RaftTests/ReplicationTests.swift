@@ -12,6 +12,36 @@ import Testing
         for name in ["a", "b", "c"] { #expect(cluster.appliedData(name) == expected) }
     }
 
+    // Raft thesis §10.2.1: a leader's appends may leave before its own fsync
+    // (`Ready.messagesMayPrecedePersist`), so it counts its own log toward the
+    // quorum only once `advance` says the entries are on its disk. Counting its
+    // unpersisted log would commit an entry one follower holds, which a crash
+    // of the leader could then lose.
+    @Test func aLeaderCountsOnlyWhatItPersistedTowardTheQuorum() throws {
+        var cluster = TestCluster(["a", "b", "c"])
+        cluster.elect("a")
+        // A candidate has a new term and vote to persist before anything leaves.
+        let campaign = (cluster.readies[NodeID("a")] ?? []).filter { $0.softState?.role == .candidate || $0.softState?.role == .preCandidate }
+        #expect(!campaign.isEmpty)
+        #expect(campaign.allSatisfy { !$0.messagesMayPrecedePersist })
+        cluster.settle()
+        let ticket = try cluster["a"].propose([42])
+        let ready = cluster["a"].ready()
+        #expect(ready.messagesMayPrecedePersist)
+        #expect(ready.entries.map(\.index) == [ticket.index])
+        // b receives the append, persists it and acknowledges before a's fsync returns.
+        for message in ready.messages where message.to == NodeID("b") { cluster["b"].step(message) }
+        let followerReady = cluster["b"].ready()
+        #expect(!followerReady.messagesMayPrecedePersist, "a follower's acknowledgements must wait for its disk")
+        cluster["b"].advance(followerReady)
+        let acks = followerReady.messages.filter { $0.kind == .appendResponse && $0.to == NodeID("a") }
+        #expect(!acks.isEmpty)
+        for ack in acks { cluster["a"].step(ack) }
+        #expect(cluster["a"].status.commit < ticket.index, "committed with only one member's disk holding the entry")
+        cluster["a"].advance(ready)
+        #expect(cluster["a"].status.commit == ticket.index)
+    }
+
     @Test func followersRefuseProposalsWithALeaderHint() {
         var cluster = TestCluster(["a", "b", "c"])
         cluster.elect("a")
