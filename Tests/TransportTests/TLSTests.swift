@@ -179,6 +179,91 @@ final class TestServer: @unchecked Sendable {
         #expect(try client.readFrame(&reader, deadline: .after(milliseconds: 3000)) == Frame(type: .ping, payload: [1]))
     }
 
+    /// What an event loop relies on: `readAvailable` never waits and returns
+    /// nothing only when OpenSSL holds no plaintext (so waiting on the socket
+    /// is safe), a one-shot `Poller` stays quiet until rearmed, and the end of
+    /// the stream is an error, not an endless "nothing yet".
+    @Test func readAvailableAndPollerServeAConnectionWithoutAThread() throws {
+        let pki = try TestPKI()
+        let server = try TestServer(context: try pki.context("a", role: .server))
+        defer { server.stop() }
+        let client = try connectTLS(host: "127.0.0.1", port: server.port, context: try pki.context("b", role: .client), expectedPeer: "a", deadline: .after(milliseconds: 3000))
+        defer { client.close() }
+        let poller = try Poller()
+        try poller.watch(client.descriptor, token: 7, oneShot: true)
+        var tokens: [UInt64] = []
+        // The server may send TLS 1.3 session tickets (whenever it gets to
+        // them): readable, but no plaintext. Then the socket goes quiet.
+        var quiet = false
+        for _ in 0..<20 where !quiet {
+            poller.wait(timeoutMs: 100, into: &tokens)
+            #expect(try client.readAvailable(maxBytes: 1024) == [])
+            if tokens.isEmpty { quiet = true } else { try poller.rearm(client.descriptor, token: 7) }
+        }
+        #expect(quiet, "nothing was sent, yet the socket stays readable")
+
+        // Several TLS records, read through 1 KiB at a time: more than one read per wake-up.
+        let frame = Frame(type: .raftMessages, payload: (0..<100_000).map { UInt8(truncatingIfNeeded: $0) })
+        try client.write(frame.encoded(), deadline: .after(milliseconds: 3000))
+        var reader = FrameReader(frameBytesMax: 1 << 20)
+        var echoed: Frame?
+        var wakeUps = 0
+        let deadline = Deadline.after(milliseconds: 5000)
+        while echoed == nil && Deadline.after(milliseconds: 0) < deadline {
+            poller.wait(timeoutMs: 100, into: &tokens)
+            guard !tokens.isEmpty else { continue }
+            #expect(tokens == [7])
+            wakeUps += 1
+            // One-shot: quiet until rearmed, though the bytes are still waiting.
+            poller.wait(timeoutMs: 0, into: &tokens)
+            #expect(tokens.isEmpty, "a one-shot descriptor reported twice")
+            while true {
+                let bytes = try client.readAvailable(maxBytes: 1024)
+                if bytes.isEmpty { break }
+                reader.append(bytes)
+            }
+            echoed = try reader.next()
+            try poller.rearm(client.descriptor, token: 7)
+        }
+        #expect(echoed.map { $0 == frame } == true, "the echoed frame differs or never came")
+        #expect(wakeUps >= 1)
+
+        // The peer closes: readable, and reading says so.
+        server.stop()
+        var closed = false
+        for _ in 0..<50 where !closed {
+            poller.wait(timeoutMs: 100, into: &tokens)
+            do {
+                while try !client.readAvailable(maxBytes: 1024).isEmpty {}
+                try poller.rearm(client.descriptor, token: 7)
+            } catch {
+                closed = true
+            }
+        }
+        #expect(closed, "the end of the stream was never reported")
+        poller.forget(client.descriptor)
+    }
+
+    @Test func plainReadAvailableReturnsWhatArrivedAndReportsTheEnd() throws {
+        let listener = try TCPListener(host: "127.0.0.1", port: 0)
+        defer { listener.close() }
+        let client = try connectPlain(host: "127.0.0.1", port: listener.port, deadline: .after(milliseconds: 2000))
+        defer { client.close() }
+        let accepted = try #require(try listener.acceptPlain(deadline: .after(milliseconds: 2000)))
+        #expect(try client.readAvailable(maxBytes: 64) == [])
+        try accepted.write([1, 2, 3], deadline: .after(milliseconds: 1000))
+        let poller = try Poller()
+        try poller.watch(client.descriptor, token: 3, oneShot: false)
+        var tokens: [UInt64] = []
+        poller.wait(timeoutMs: 2000, into: &tokens)
+        #expect(tokens == [3])
+        #expect(try client.readAvailable(maxBytes: 64) == [1, 2, 3])
+        #expect(try client.readAvailable(maxBytes: 64) == [])
+        accepted.close()
+        poller.wait(timeoutMs: 2000, into: &tokens)
+        #expect(throws: ConnectionError.closed) { _ = try client.readAvailable(maxBytes: 64) }
+    }
+
     @Test func privateKeysAreWrittenMode0600AndCertificatesCarryTheirNames() throws {
         let pki = try TestPKI(nodes: ["boston"], clients: ["ops"])
         for name in ["ca-key.pem", "boston-key.pem", "ops-key.pem"] {
