@@ -3,15 +3,19 @@ import Synchronization
 import Transport
 
 /// Something that hands out accepted connections: a TLS listener, or plain TCP
-/// on loopback. `accept` blocks; after `close` it throws.
+/// on loopback. `acceptConnection` blocks until a client connects (after
+/// `close` it throws) and returns what establishes the connection (the TLS
+/// handshake), which the server runs on the connection's own thread: a client
+/// that connects and says nothing must not hold up the clients after it.
 public protocol ConnectionAcceptor: AnyObject, Sendable {
-    func acceptConnection() throws -> any Connection
+    func acceptConnection() throws -> @Sendable () throws -> any Connection
     func close()
 }
 
-/// A small HTTP/1.1 server: one accept thread, one thread per connection, at most
-/// `limits.connectionsMax` at once (extra connections get 503 and are closed),
-/// and one writer thread for deferred answers.
+/// A small HTTP/1.1 server: one accept thread, one thread per connection (which
+/// also runs its TLS handshake), at most `limits.connectionsMax` at once (extra
+/// connections get 503 and are closed), and one writer thread for deferred
+/// answers.
 ///
 /// Handlers run on the connection's thread and may block (a read waits for the
 /// leader's read index), which is why the connection count is bounded. A write
@@ -24,8 +28,8 @@ public final class HTTPServer: Sendable {
     private let limits: HTTPLimits
     private let handler: @Sendable (HTTPRequest) -> HTTPResponse
     private let log: Log
-    /// Open connections, by identity.
-    private let open = Mutex<[ObjectIdentifier: any Connection]>([:])
+    /// Admitted connections by number; nil while the handshake runs.
+    private let open = Mutex<(connections: [UInt64: any Connection], handshaking: Int, next: UInt64)>(([:], 0, 1))
     /// Set (under `open`'s lock, so no connection is admitted after `stop`
     /// took the list); read without a lock on every request.
     private let stopped = Atomic<Bool>(false)
@@ -59,44 +63,70 @@ public final class HTTPServer: Sendable {
     public func stop() {
         let connections = open.withLock { open -> [any Connection] in
             stopped.store(true, ordering: .releasing)
-            return Array(open.values)
+            return Array(open.connections.values)
         }
         writer.push(Exchange(connection: nil, requestTimeoutMs: 0) { _ in })
         acceptor.close()
         for connection in connections { connection.close() }
     }
 
-    public var openConnections: Int { open.withLock { $0.count } }
+    /// Connections served or in their handshake.
+    public var openConnections: Int { open.withLock { $0.connections.count + $0.handshaking } }
 
     // MARK: - Threads
 
     private func acceptLoop() {
         while !stopped.load(ordering: .acquiring) {
-            let connection: any Connection
+            let establish: @Sendable () throws -> any Connection
             do {
-                connection = try acceptor.acceptConnection()
+                establish = try acceptor.acceptConnection()
             } catch {
                 if stopped.load(ordering: .acquiring) { break }
                 log.debug("http.accept_failed", [("reason", "\(error)")])
                 continue
             }
             let admitted = open.withLock { open -> Bool in
-                guard !stopped.load(ordering: .acquiring), open.count < limits.connectionsMax else { return false }
-                open[ObjectIdentifier(connection)] = connection
+                guard !stopped.load(ordering: .acquiring), open.connections.count + open.handshaking < limits.connectionsMax else { return false }
+                open.handshaking += 1
                 return true
             }
             guard admitted else {
+                // Over the limit: answered here, one at a time, so a flood of
+                // connections does not become a flood of threads.
+                guard let connection = establishOrLog(establish) else { continue }
                 let busy = HTTPResponse.error(503, code: "busy", message: "too many connections").serialized(keepAlive: false)
                 try? connection.write(busy, deadline: MonotonicClock.deadline(afterMs: 1000))
                 connection.close()
                 continue
             }
             let thread = Thread { [self] in
+                let connection = establishOrLog(establish)
+                let id = open.withLock { open -> UInt64? in
+                    open.handshaking -= 1
+                    guard let connection, !stopped.load(ordering: .acquiring) else { return nil }
+                    let id = open.next
+                    open.next += 1
+                    open.connections[id] = connection
+                    return id
+                }
+                guard let connection else { return }
+                guard let id else { return connection.close() }
                 serve(connection)
-                _ = open.withLock { $0.removeValue(forKey: ObjectIdentifier(connection)) }
+                _ = open.withLock { $0.connections.removeValue(forKey: id) }
             }
             thread.name = "http-conn"
             thread.start()
+        }
+    }
+
+    /// Runs the handshake; a failed one is that client's problem (logged, and
+    /// the server keeps serving).
+    private func establishOrLog(_ establish: @Sendable () throws -> any Connection) -> (any Connection)? {
+        do {
+            return try establish()
+        } catch {
+            log.warning("api.rejected", [("reason", "\(error)")])
+            return nil
         }
     }
 

@@ -19,18 +19,14 @@ final class APIAcceptor: ConnectionAcceptor, @unchecked Sendable {
         self.log = log
     }
 
-    func acceptConnection() throws -> any Connection {
+    func acceptConnection() throws -> @Sendable () throws -> any Connection {
         while true {
-            do {
-                if let context {
-                    if let connection = try listener.acceptTLS(context: context, handshakeTimeoutMs: 5_000, deadline: nil) { return connection }
-                } else if let connection = try listener.acceptPlain(deadline: nil) {
-                    return connection
+            if let context {
+                if let handshake = try listener.acceptForTLS(context: context, handshakeTimeoutMs: 5_000, deadline: nil) {
+                    return { () throws -> any Connection in try handshake() }
                 }
-            } catch {
-                if error == .closed { throw error }
-                // A failed handshake is that client's problem; keep serving.
-                log.warning("api.rejected", [("reason", error.description)])
+            } else if let connection = try listener.acceptPlain(deadline: nil) {
+                return { connection }
             }
         }
     }

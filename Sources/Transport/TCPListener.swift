@@ -69,6 +69,18 @@ public final class TCPListener: @unchecked Sendable {
         return try TLSConnection.handshake(fd: client, context: context, expectedPeer: nil, deadline: .after(milliseconds: handshakeTimeoutMs))
     }
 
+    /// Accepts a socket and returns its TLS handshake for the caller to run
+    /// on another thread, so that a client that connects and then says
+    /// nothing holds up only itself, not every connection after it. The
+    /// handshake closes the socket when it fails; call it exactly once.
+    public func acceptForTLS(context: TLSContext, handshakeTimeoutMs: Int,
+                             deadline: Deadline?) throws(ConnectionError) -> (@Sendable () throws(ConnectionError) -> TLSConnection)? {
+        guard let client = try acceptSocket(deadline: deadline) else { return nil }
+        return { () throws(ConnectionError) -> TLSConnection in
+            try TLSConnection.handshake(fd: client, context: context, expectedPeer: nil, deadline: .after(milliseconds: handshakeTimeoutMs))
+        }
+    }
+
     public func acceptPlain(deadline: Deadline?) throws(ConnectionError) -> PlainConnection? {
         guard let client = try acceptSocket(deadline: deadline) else { return nil }
         return PlainConnection(fd: client)

@@ -13,11 +13,11 @@ import Transport
     final class Served: @unchecked Sendable {
         let server: HTTPServer
         let port: UInt16
-        init(limits: HTTPLimits) throws {
+        init(limits: HTTPLimits, tls: TLSContext? = nil) throws {
             let listener = try TCPListener(host: "127.0.0.1", port: 0)
             port = listener.port
             let quiet = Log(node: "http-test", minimumLevel: .error, fileDescriptor: open("/dev/null", O_WRONLY))
-            server = HTTPServer(acceptor: APIAcceptor(listener: listener, context: nil, log: quiet), limits: limits, log: quiet) { request in
+            server = HTTPServer(acceptor: APIAcceptor(listener: listener, context: tls, log: quiet), limits: limits, log: quiet) { request in
                 if request.path == "/slow" { ProcessControl.pause(ms: 1_000) }
                 if request.path == "/big-later", request.deferrable {
                     // A deferred answer of 1 MiB, ready at once.
@@ -141,6 +141,26 @@ import Transport
             #expect(answer.status == 200, "round \(round)")
         }
         stuck.close()
+    }
+
+    /// A client that opens a connection and never starts its TLS handshake
+    /// holds up only itself: the handshake runs on the connection's thread.
+    /// (On the accept thread it held every later client for the 5 s handshake
+    /// timeout, longer than this client waits.)
+    @Test func aClientThatNeverStartsItsHandshakeDoesNotHoldUpOthers() throws {
+        let directory = NSTemporaryDirectory() + "lifeline-http-tls-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try CertificateAuthority.generateCluster(directory: directory, nodes: ["a"], clients: ["ops"])
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let context = try TLSContext(role: .server, caFile: directory + "/ca.pem", certFile: directory + "/a.pem", keyFile: directory + "/a-key.pem")
+        let served = try Served(limits: HTTPLimits(requestTimeoutMs: 2_000, idleTimeoutMs: 10_000, connectionsMax: 8), tls: context)
+        let silent = try served.connect()
+        defer { silent.close() }
+        ProcessControl.pause(ms: 300)  // the accept thread has taken it by now
+        let connector = try NodeClient.tlsConnector(caFile: directory + "/ca.pem", certFile: directory + "/ops.pem", keyFile: directory + "/ops-key.pem")
+        for round in 0..<3 {
+            let answer = try HTTPClient(address: HostPort(host: "127.0.0.1", port: served.port), connector: connector).send("GET", "/after/\(round)", timeoutMs: 3_000)
+            #expect(answer.status == 200, "round \(round)")
+        }
     }
 
     static func eventually(_ condition: () -> Bool) -> Bool {
