@@ -408,6 +408,14 @@ final class PeerLink: @unchecked Sendable {
                 } else if error != .closed, isConnected {
                     log.warning("peer.closed_by_peer", [("peer", remote.rawValue), ("reason", error.description)])
                 }
+                // The far end closed or reset the link (a crashed process's
+                // kernel does at once): tell the loop now, not when the next
+                // frame fails to go out, so a follower of a dead leader need
+                // not wait out the election timeout (`RaftNode.reportUnreachable`).
+                condition.lock()
+                let done = stopping
+                condition.unlock()
+                if error != .timedOut, !done { _ = inbox.push(.peerUnreachable(remote)) }
                 link.close()
                 return
             }

@@ -146,11 +146,36 @@ public struct RaftNode: Sendable {
         log.compact(index: index, data: data, conf: confAt(index))
     }
 
-    /// The shell could not reach `node`; replicate to it with probes until it answers.
+    /// The shell could not reach `node`. A leader replicates to it with probes
+    /// until it answers. A follower whose leader it is (the shell saw the
+    /// connection close: a crashed leader's kernel resets it at once) stops
+    /// honouring the leader's lease and campaigns within a third of an
+    /// election timeout instead of after a whole one.
+    ///
+    /// Safety does not depend on this: votes do. A link that broke while the
+    /// leader lives costs at most a refused pre-vote, because the other
+    /// followers still hear the leader and refuse (`stepTerm`'s lease). A
+    /// leader that went silent without a reset (power, network) is found by
+    /// the election timeout as before.
     public mutating func reportUnreachable(_ node: NodeID) {
+        if role == .follower, leader == node, node != config.id {
+            leaderLost()
+            return
+        }
         guard role == .leader, var peer = progress[node] else { return }
         if peer.state == .replicate { peer.becomeProbe() }
         progress[node] = peer
+    }
+
+    /// The leader is gone: its lease is over, and the election timer runs out
+    /// after a short random wait (random so two followers that both saw it
+    /// rarely campaign in the same tick and split the vote).
+    mutating func leaderLost() {
+        guard electionElapsed < config.electionTicks else { return }
+        trace("leader-lost", ["leader": leader?.rawValue ?? ""])
+        electionElapsed = config.electionTicks
+        let spread = max(2, config.electionTicks / 3)
+        randomizedElectionTicks = config.electionTicks + Int.random(in: 1...spread, using: &random)
     }
 
     // MARK: - Ready

@@ -10,8 +10,9 @@ let benchClusterHelp = """
 
     Starts a 3-node cluster on 127.0.0.1 with 'cluster up' (TLS 1.3 between
     nodes and to clients, fsync on every storage batch), finds the leader, then
-    for each concurrency level runs that many client threads for S seconds.
-    Each thread keeps one TLS connection open and sends PUT /v1/kv/KEY with an
+    for each concurrency level runs that many clients for S seconds (sharing
+    one thread per two cores, which waits on all their sockets with epoll).
+    Each client keeps one TLS connection open and sends PUT /v1/kv/KEY with an
     N-byte value, waiting for each answer (sent after commit and apply) before
     the next. Prints per level: commits/s, p50/p99/max latency, errors, the
     load generator's own CPU (in cores; it must stay well below the machine's

@@ -2,6 +2,58 @@ import Testing
 @testable import Raft
 
 @Suite struct ElectionTests {
+    // The shell saw the links to the leader close (a crashed process's kernel
+    // resets them at once): the followers campaign within a third of an
+    // election timeout (30 ticks here) instead of after 30-60 ticks.
+    @Test func followersOfALeaderWhoseLinksClosedCampaignEarly() {
+        var cluster = TestCluster(["a", "b", "c"]) { $0.electionTicks = 30 }
+        cluster.elect("a")
+        cluster.tickAll(3)
+        let term = cluster["a"].status.term
+        cluster.isolated = [NodeID("a")]
+        cluster["b"].reportUnreachable(NodeID("a"))
+        cluster["c"].reportUnreachable(NodeID("a"))
+        var ticks = 0
+        while ticks < 12, !cluster.leaders.contains(where: { $0 != NodeID("a") }) {
+            cluster.tickAll(1)
+            ticks += 1
+        }
+        let successor = cluster.leaders.filter { $0 != NodeID("a") }
+        #expect(successor.count == 1, "no new leader within 12 ticks of the leader's links closing (election timeout 30)")
+        #expect(successor.allSatisfy { cluster[$0.rawValue].status.term == term + 1 })
+    }
+
+    // One follower's link to a live leader broke: its early campaign is refused
+    // by the follower that still hears the leader (the lease), so the term and
+    // the leader stay.
+    @Test func aBrokenLinkToALiveLeaderCostsNoElection() {
+        var cluster = TestCluster(["a", "b", "c"]) { $0.electionTicks = 30 }
+        cluster.elect("a")
+        cluster.tickAll(3)
+        let term = cluster["a"].status.term
+        cluster["b"].reportUnreachable(NodeID("a"))
+        // The link between a and b stays cut (else a's heartbeats reset b's
+        // timer and b never campaigns); c hears both.
+        func cut(_ message: Message) -> Bool {
+            Set([message.from, message.to]) == Set([NodeID("a"), NodeID("b")])
+        }
+        var sawPreCandidate = false
+        for _ in 0..<12 {
+            for id in cluster.nodes.keys.sorted() { cluster.nodes[id]!.tick() }
+            for _ in 0..<20 {
+                cluster.process()
+                sawPreCandidate = sawPreCandidate || cluster["b"].status.role == .preCandidate
+                let batch = cluster.inFlight
+                cluster.inFlight.removeAll()
+                for message in batch where !cut(message) { cluster.nodes[message.to]?.step(message) }
+            }
+        }
+        #expect(sawPreCandidate, "b did not campaign early")
+        cluster.tickAll(5)
+        #expect(cluster.leaders == [NodeID("a")])
+        #expect(cluster.nodes.values.allSatisfy { $0.status.term == term })
+    }
+
     // Raft §5.2: a candidate that wins a majority becomes leader; the others follow.
     @Test func aCandidateWithAMajorityLeads() {
         var cluster = TestCluster(["a", "b", "c"])
