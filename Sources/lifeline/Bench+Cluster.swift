@@ -12,9 +12,9 @@ let benchClusterHelp = """
     nodes and to clients, fsync on every storage batch), finds the leader, then
     for each concurrency level runs that many clients for S seconds (sharing
     one thread per two cores, which waits on all their sockets with epoll).
-    Each client keeps one TLS connection open and sends PUT /v1/kv/KEY with an
-    N-byte value, waiting for each answer (sent after commit and apply) before
-    the next. Prints per level: commits/s, p50/p99/max latency, errors, the
+    Each client keeps one TLS connection open (opened before the level's clock
+    starts) and sends PUT /v1/kv/KEY with an N-byte value, waiting for each
+    answer (sent after commit and apply) before the next. Prints per level: commits/s, p50/p99/max latency, errors, the
     load generator's own CPU (in cores; it must stay well below the machine's
     cores to not be the bottleneck), the 3 nodes' CPU (in cores), and how many
     entries the leader wrote per fsync (batching). Then stops the nodes it
@@ -49,14 +49,12 @@ let benchClusterHelp = """
     say(levelHeader + "   entries/fsync")
     for concurrency in levels {
         let before = cluster.storageCounters(leader.api)
-        let (result, serverCores) = cluster.measure {
-            LoadGenerator(target: cluster.kvTarget(addresses: [leader.api], valueBytes: valueBytes))
-                .run(concurrency: concurrency, seconds: Double(seconds))
-        }
+        let result = LoadGenerator(target: cluster.kvTarget(addresses: [leader.api], valueBytes: valueBytes))
+            .run(concurrency: concurrency, seconds: Double(seconds), serverPids: cluster.pids)
         let after = cluster.storageCounters(leader.api)
         let batches = after.batches - before.batches
         let perFsync = batches == 0 ? 0 : Double(after.entries - before.entries) / Double(batches)
-        say(formatLevel(concurrency, result, serverCores: serverCores) + String(format: "   %13.1f", perFsync))
+        say(formatLevel(concurrency, result) + String(format: "   %13.1f", perFsync))
     }
     return ExitCode.ok
 }
@@ -147,17 +145,6 @@ final class LifelineBenchCluster: @unchecked Sendable {
     func storageCounters(_ api: HostPort) -> (batches: Int, entries: Int) {
         let storage = view(api)?["storage"] as? [String: Any]
         return (storage?["persistBatches"] as? Int ?? 0, storage?["persistedEntries"] as? Int ?? 0)
-    }
-
-    /// Runs `body` and returns its result with the nodes' CPU (in cores) meanwhile.
-    func measure<T>(_ body: () -> T) -> (T, Double) {
-        let pids = self.pids
-        let before = pids.map { processCPUNs(pid: $0) }
-        let start = MonotonicClock.nowNs()
-        let result = body()
-        let elapsed = MonotonicClock.nowNs() - start
-        let used = zip(pids, before).map { processCPUNs(pid: $0.0) - min($0.1, processCPUNs(pid: $0.0)) }.reduce(0, +)
-        return (result, Double(used) / Double(max(1, elapsed)))
     }
 
     /// PUT /v1/kv/bWORKER-SLOT with a `valueBytes` value.

@@ -27,10 +27,14 @@ struct LoadResult {
     var elapsedNs: UInt64
     /// CPU time (user + system) of this process, i.e. the load generator, during the run.
     var generatorCPUNs: UInt64
+    /// CPU time of the server processes named to ``LoadGenerator/run`` during the run.
+    var serverCPUNs: UInt64 = 0
 
     var commitsPerSecond: Double { elapsedNs == 0 ? 0 : Double(latenciesNs.count) * 1e9 / Double(elapsedNs) }
     /// The load generator's CPU as a share of one core.
     var generatorCores: Double { elapsedNs == 0 ? 0 : Double(generatorCPUNs) / Double(elapsedNs) }
+    /// The servers' CPU as a share of one core (all of them together).
+    var serverCores: Double { elapsedNs == 0 ? 0 : Double(serverCPUNs) / Double(elapsedNs) }
 
     /// `latenciesNs` must be sorted (``LoadGenerator/run`` sorts them).
     func percentile(_ fraction: Double) -> UInt64 {
@@ -78,36 +82,61 @@ final class LoadGenerator: Sendable {
     }
 
     /// Runs until `seconds` pass, `stop()` is called, or `totalWrites` are acknowledged.
-    func run(concurrency: Int, seconds: Double, totalWrites: Int = .max) -> LoadResult {
+    ///
+    /// Every client connects (TCP and TLS handshake) before the clock starts:
+    /// a driver thread opens its clients' connections one after another, and
+    /// with 128 clients on a thread the last handshake ended half a second
+    /// after the first client's request was sent, which counted that wait as
+    /// the request's latency and lost the first half second of throughput.
+    /// Reconnections after an error (failover runs) happen on the clock.
+    /// `serverPids` are the processes serving the target: their CPU time is
+    /// measured over the same window.
+    func run(concurrency: Int, seconds: Double, totalWrites: Int = .max, serverPids: [pid_t] = []) -> LoadResult {
         let collected = Mutex<(latencies: [[UInt64]], errors: Int)>(([], 0))
-        let group = DispatchGroup()
-        let startNs = MonotonicClock.nowNs()
-        let endNs = startNs + UInt64(seconds * 1e9)
-        let cpuBefore = processCPUNs()
+        let connected = DispatchGroup()
+        let finished = DispatchGroup()
+        let clockStarted = DispatchSemaphore(value: 0)
+        let clock = Atomic<UInt64>(0)
         let threads = min(concurrency, LoadGenerator.threads)
         for thread in 0..<threads {
-            group.enter()
+            connected.enter()
+            finished.enter()
             let driver = Thread { [self] in
                 let workers = Array(stride(from: thread, to: concurrency, by: threads))
-                let (latencies, errors) = drive(workers: workers, endNs: endNs, totalWrites: totalWrites)
+                let (latencies, errors) = drive(workers: workers, totalWrites: totalWrites) {
+                    connected.leave()
+                    clockStarted.wait()
+                    return clock.load(ordering: .acquiring)
+                }
                 collected.withLock {
                     $0.latencies.append(latencies)
                     $0.errors += errors
                 }
-                group.leave()
+                finished.leave()
             }
             driver.stackSize = 1 << 20
             driver.start()
         }
-        _ = group.wait(timeout: .now() + .milliseconds(Int(seconds * 1000) + Int(LoadGenerator.requestTimeoutNs / 1_000_000) + 30_000))
+        // Bounded: a thread whose handshakes stall past this joins the run late.
+        _ = connected.wait(timeout: .now() + .milliseconds(Int(LoadGenerator.connectTimeoutMs) * 4 + 10_000))
+        let serverBefore = serverPids.map { processCPUNs(pid: $0) }
+        let cpuBefore = processCPUNs()
+        let startNs = MonotonicClock.nowNs()
+        clock.store(startNs + UInt64(seconds * 1e9), ordering: .releasing)
+        for _ in 0..<threads { clockStarted.signal() }
+        _ = finished.wait(timeout: .now() + .milliseconds(Int(seconds * 1000) + Int(LoadGenerator.requestTimeoutNs / 1_000_000) + 30_000))
         let elapsed = MonotonicClock.nowNs() - startNs
         let cpu = processCPUNs() - cpuBefore
+        let serverCPU = zip(serverPids, serverBefore).map { pid, before in
+            let now = processCPUNs(pid: pid)
+            return now >= before ? now - before : 0
+        }.reduce(0, +)
         let (parts, errors) = collected.withLock { ($0.latencies, $0.errors) }
         var all: [UInt64] = []
         all.reserveCapacity(parts.reduce(0) { $0 + $1.count })
         for part in parts { all += part }
         all.sort()
-        return LoadResult(latenciesNs: all, errors: errors, elapsedNs: elapsed, generatorCPUNs: cpu)
+        return LoadResult(latenciesNs: all, errors: errors, elapsedNs: elapsed, generatorCPUNs: cpu, serverCPUNs: serverCPU)
     }
 
     func stop() { stopRequested.store(true, ordering: .releasing) }
@@ -126,9 +155,10 @@ final class LoadGenerator: Sendable {
         var retryAtNs: UInt64 = 0
     }
 
-    /// Drives `workers`' clients on this thread until the run ends and every
-    /// answer in flight came (or timed out).
-    private func drive(workers: [Int], endNs: UInt64, totalWrites: Int) -> ([UInt64], Int) {
+    /// Connects `workers`' clients, then waits for `startClock` (which returns
+    /// when the run ends) and drives them on this thread until the run ends and
+    /// every answer in flight came (or timed out).
+    private func drive(workers: [Int], totalWrites: Int, startClock: () -> UInt64) -> ([UInt64], Int) {
         var latencies: [UInt64] = []
         latencies.reserveCapacity(1 << 18)
         var errors = 0
@@ -136,6 +166,7 @@ final class LoadGenerator: Sendable {
         do {
             poller = try Poller()
         } catch {
+            _ = startClock()
             return ([], workers.count)
         }
         var clients = workers.map { worker in
@@ -160,21 +191,25 @@ final class LoadGenerator: Sendable {
             clients[index].retryAtNs = now + LoadGenerator.errorBackoffNs
         }
 
+        /// Opens the client's connection; false (and the client backs off) when it fails.
+        func connect(_ index: Int) -> Bool {
+            do {
+                let address = target.addresses[clients[index].endpoint]
+                let connection = try target.connector(address, MonotonicClock.deadline(afterMs: LoadGenerator.connectTimeoutMs))
+                try poller.watch(connection.descriptor, token: UInt64(index), oneShot: false)
+                clients[index].connection = connection
+                clients[index].parser = ResponseParser()
+                return true
+            } catch {
+                fail(index, now: MonotonicClock.nowNs())
+                return false
+            }
+        }
+
         /// Sends the client's next request, connecting first when needed.
         /// False when the run has made all its writes.
         func send(_ index: Int) -> Bool {
-            if clients[index].connection == nil {
-                do {
-                    let address = target.addresses[clients[index].endpoint]
-                    let connection = try target.connector(address, MonotonicClock.deadline(afterMs: LoadGenerator.connectTimeoutMs))
-                    try poller.watch(connection.descriptor, token: UInt64(index), oneShot: false)
-                    clients[index].connection = connection
-                    clients[index].parser = ResponseParser()
-                } catch {
-                    fail(index, now: MonotonicClock.nowNs())
-                    return true
-                }
-            }
+            if clients[index].connection == nil && !connect(index) { return true }
             if totalWrites != .max && claimed.wrappingAdd(1, ordering: .relaxed).newValue > totalWrites {
                 claimed.wrappingSubtract(1, ordering: .relaxed)
                 return false
@@ -222,6 +257,9 @@ final class LoadGenerator: Sendable {
             }
         }
 
+        for index in clients.indices { _ = connect(index) }
+        let endNs = startClock()
+        for index in clients.indices { clients[index].retryAtNs = 0 }
         var exhausted = false
         while true {
             let now = MonotonicClock.nowNs()
@@ -394,11 +432,11 @@ func httpRequest(_ method: String, _ path: String, host: String, body: [UInt8], 
 }
 
 /// One formatted line of a load run.
-func formatLevel(_ concurrency: Int, _ result: LoadResult, serverCores: Double) -> String {
+func formatLevel(_ concurrency: Int, _ result: LoadResult) -> String {
     func ms(_ ns: UInt64) -> String { String(format: "%.2f", Double(ns) / 1e6) }
     return String(format: "%7d   %9.0f", concurrency, result.commitsPerSecond)
         + "   \(ms(result.percentile(0.50)).padded(7))   \(ms(result.percentile(0.99)).padded(7))   \(ms(result.maxNs).padded(8))"
-        + "   \(String(result.errors).padded(6))   \(String(format: "%.2f", result.generatorCores).padded(7))   \(String(format: "%.2f", serverCores).padded(7))"
+        + "   \(String(result.errors).padded(6))   \(String(format: "%.2f", result.generatorCores).padded(7))   \(String(format: "%.2f", result.serverCores).padded(7))"
 }
 
 let levelHeader = "clients   commits/s    p50 ms    p99 ms     max ms   errors   gen CPU   srv CPU"
