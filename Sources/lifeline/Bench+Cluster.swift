@@ -14,10 +14,11 @@ let benchClusterHelp = """
     one thread per two cores, which waits on all their sockets with epoll).
     Each client keeps one TLS connection open (opened before the level's clock
     starts) and sends PUT /v1/kv/KEY with an N-byte value, waiting for each
-    answer (sent after commit and apply) before the next. Prints per level: commits/s, p50/p99/max latency, errors, the
-    load generator's own CPU (in cores; it must stay well below the machine's
-    cores to not be the bottleneck), the 3 nodes' CPU (in cores), and how many
-    entries the leader wrote per fsync (batching). Then stops the nodes it
+    answer (sent after commit and apply) before the next. Prints per level:
+    commits/s, p50/p99/max latency, errors, the load generator's own CPU (in
+    cores; it must stay well below the machine's cores to not be the
+    bottleneck), the 3 nodes' CPU (in cores), and how many entries the leader
+    wrote per fsync (batching). Then stops the nodes it
     started and removes its directory (unless --dir was given).
 
     Options:

@@ -12,8 +12,8 @@ let benchCompareHelp = """
     Lifeline side by side with etcd on this machine, one after the other, driven
     by the same load generator (clients with one keep-alive TLS 1.3 connection
     each, opened before the clock starts, sharing one epoll thread per two
-    cores; exact percentiles, its own CPU reported; kv writes reuse prepared requests, task bodies are built
-    per request for a new patient each):
+    cores; exact percentiles, its own CPU reported; kv writes reuse prepared
+    requests, task bodies are built per request for a new patient each):
 
       etcd      3 members on 127.0.0.1, mutual TLS for clients and peers
                 (certificates from Lifeline's CA code), default durability (WAL

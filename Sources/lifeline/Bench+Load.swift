@@ -85,9 +85,10 @@ final class LoadGenerator: Sendable {
     ///
     /// Every client connects (TCP and TLS handshake) before the clock starts:
     /// a driver thread opens its clients' connections one after another, and
-    /// with 128 clients on a thread the last handshake ended half a second
-    /// after the first client's request was sent, which counted that wait as
-    /// the request's latency and lost the first half second of throughput.
+    /// with 256 clients on one thread (2 cores) the last handshake ended half a
+    /// second after the first client's request was sent, which counted that
+    /// wait as the request's latency and lost the first half second of
+    /// throughput.
     /// Reconnections after an error (failover runs) happen on the clock.
     /// `serverPids` are the processes serving the target: their CPU time is
     /// measured over the same window.
@@ -155,9 +156,10 @@ final class LoadGenerator: Sendable {
         var retryAtNs: UInt64 = 0
     }
 
-    /// Connects `workers`' clients, then waits for `startClock` (which returns
-    /// when the run ends) and drives them on this thread until the run ends and
-    /// every answer in flight came (or timed out).
+    /// Connects `workers`' clients, then calls `startClock`, which returns once
+    /// every thread is connected, with the run's end (monotonic ns); drives the
+    /// clients on this thread until then and until every answer in flight came
+    /// (or timed out).
     private func drive(workers: [Int], totalWrites: Int, startClock: () -> UInt64) -> ([UInt64], Int) {
         var latencies: [UInt64] = []
         latencies.reserveCapacity(1 << 18)
